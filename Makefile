@@ -1,0 +1,47 @@
+# gapbook: two commands on a fresh machine (python3, pip and make are all it needs).
+#   make book   execute every chapter offline and build the HTML book -> _build/html/index.html
+#   make test   gapkit unit tests + every chapter in the CI profile + the HTML build + browser check
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.gapbook-installed
+BOOK_PROFILE ?= offline
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export MPLBACKEND := Agg
+
+.PHONY: book test venv unit chapters html browser student clean bench
+
+venv: $(STAMP)
+
+# Exact pins (CI and local builds) from requirements-lock.txt, then gapkit itself, editable.
+$(STAMP): requirements-lock.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned environment into $(VENV) (first time: a few minutes)..."
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -m pip install -q -r requirements-lock.txt > $(VENV)/pip.log 2>&1 || (grep -v '^WARNING: Location' $(VENV)/pip.log; exit 1)
+	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . > $(VENV)/pip-gapkit.log 2>&1 || (cat $(VENV)/pip-gapkit.log; exit 1)
+	@touch $@
+
+book: venv
+	$(PY) scripts/book.py execute --profile $(BOOK_PROFILE)
+	$(PY) scripts/book.py html
+
+test: venv
+	$(PY) -m pytest -q -m "not gpu" tests
+	$(PY) scripts/book.py execute --profile ci
+	$(PY) scripts/book.py html
+	$(PY) scripts/book.py student --check
+
+student: venv
+	$(PY) scripts/book.py student
+
+bench: venv
+	$(PY) benchmarks/bench_geometry.py
+	$(PY) benchmarks/bench_sweep.py
+
+clean:
+	rm -rf _build student

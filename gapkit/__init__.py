@@ -1,0 +1,72 @@
+"""gapkit: measure and move the modality gap in vision-language embeddings.
+
+The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
+
+- :mod:`gapkit.geometry`   gap and cone metrics (chapters 1, 3, 4)
+- :mod:`gapkit.cone`       random MLPs and randomly initialised towers (chapter 1)
+- :mod:`gapkit.shift`      post-hoc interventions: the λ-shift and friends (chapters 4-6)
+- :mod:`gapkit.train`      supervised early-fusion heads and λ sweeps (chapter 5)
+- :mod:`gapkit.encoders`   real encoders and offline stand-ins (every chapter)
+- :mod:`gapkit.contrastive` a small CLIP-style model trained in seconds (chapter 2)
+- :mod:`gapkit.datasets`   paired image-text data, offline and online
+- :mod:`gapkit.cache`      content-hashed embedding cache
+- :mod:`gapkit.robustness` flip rates under perturbations (chapter 6)
+- :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
+- :mod:`gapkit.plotting`   the book's figure style
+
+Names are imported lazily so ``import gapkit`` stays fast and does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # geometry
+    "gap_vector": "geometry",
+    "centroid_gap": "geometry",
+    "paired_distance": "geometry",
+    "paired_cosine": "geometry",
+    "relative_modality_gap": "geometry",
+    "linear_separability": "geometry",
+    "mean_resultant_length": "geometry",
+    "mean_pairwise_cosine": "geometry",
+    "effective_rank": "geometry",
+    "participation_ratio": "geometry",
+    "first_pc_variance_share": "geometry",
+    "alignment": "geometry",
+    "uniformity": "geometry",
+    "gap_report": "geometry",
+    "GapReport": "geometry",
+    # shift
+    "LambdaShift": "shift",
+    "MeanCentering": "shift",
+    "OrthogonalShift": "shift",
+    # train
+    "sweep_lambda": "train",
+    "SweepResult": "train",
+    "train_head": "train",
+    # encoders
+    "load_encoder": "encoders",
+    # profile
+    "resolve_profile": "profile",
+    "Profile": "profile",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gapkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gapkit.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
