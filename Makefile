@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND := Agg
 
-.PHONY: book test venv unit chapters html browser student clean bench
+.PHONY: book test venv chromium student clean bench
 
 venv: $(STAMP)
 
@@ -30,11 +30,18 @@ book: venv
 	$(PY) scripts/book.py execute --profile $(BOOK_PROFILE)
 	$(PY) scripts/book.py html
 
-test: venv
-	$(PY) -m pytest -q -m "not gpu" tests
+test: venv chromium
+	$(PY) -m pytest -q -m "not gpu" --ignore=tests/test_site.py tests
 	$(PY) scripts/book.py execute --profile ci
 	$(PY) scripts/book.py html
 	$(PY) scripts/book.py student --check
+	GAPBOOK_SITE=_build/html $(PY) -m pytest -q tests/test_site.py
+
+# Debian's Chromium and its driver for the browser test (installed here if missing; needs root or sudo).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 student: venv
 	$(PY) scripts/book.py student

@@ -8,7 +8,8 @@ execute --profile {offline,ci,full}
     (the ``.md`` source is never written), papermill with ``PROFILE`` injected,
     executed notebook written to ``_build/site/``. Plain Markdown pages, the
     config, TOC and bibliography are copied there too, a cleared ``.ipynb`` of
-    each chapter goes to ``_build/site/notebooks/`` (what the Colab badge
+    each chapter goes to ``_build/site/_extra/notebooks/``, published as
+    ``notebooks/<chapter>.ipynb`` beside the HTML (what the Colab badge
     opens), and ``_build/site/status.md`` records time, result and profile per
     chapter. A cell that raises stops with the chapter and cell named; exit 1.
 html
@@ -182,7 +183,7 @@ def badge_cell(cfg: dict[str, Any], path: Path):
 
     url = colab_url(cfg, path)
     return nbformat.v4.new_markdown_cell(
-        f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+        f"[![Open in Colab](../_static/colab-badge.svg)]({url})"
         " Run this chapter on a GPU in Colab (Runtime > Change runtime type > GPU).",
         metadata={"tags": ["colab-badge"]},
     )
@@ -202,7 +203,8 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
     from papermill.exceptions import PapermillExecutionError
 
     nb = to_notebook(path)
-    nb.cells.insert(0, badge_cell(cfg, path))
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)), -1)
+    nb.cells.insert(title + 1, badge_cell(cfg, path))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{path.stem}.ipynb"
         nbformat.write(nb, src)
@@ -226,6 +228,10 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
         executed = Path(tmp) / "executed.ipynb"
         if executed.exists():
             exe = nbformat.read(executed, as_version=4)
+            for cell in exe.cells:  # the runner's own PROFILE override is not for readers
+                tags = cell.metadata.get("tags", [])
+                if "injected-parameters" in tags and "remove-cell" not in tags:
+                    tags.append("remove-cell")
             record.update(exe.metadata.get("gapbook", {}))
             record.update(profile_from_outputs(exe))
             if record["result"] == "ok":
@@ -322,7 +328,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
         else:
             print(f"[execute] {rel}: FAILED in {rec['seconds']} s at {rec['error']}", file=sys.stderr, flush=True)
         cleared = cleared_notebook(path, cfg)
-        atomic_write_text(SITE / "notebooks" / f"{path.stem}.ipynb", nbformat.writes(cleared))
+        atomic_write_text(SITE / "_extra" / "notebooks" / f"{path.stem}.ipynb", nbformat.writes(cleared))
     write_status(records, args.profile)
     failed = [r for r in records if r["result"] != "ok"]
     total = sum(r["seconds"] for r in records)
@@ -334,6 +340,27 @@ def cmd_execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def vendor_mathjax() -> bool:
+    """Copy MathJax 3 (from the ``django-static-mathjax`` wheel) into the site's ``_static``.
+
+    The published pages then render math without a CDN, and the offline browser check can
+    tell rendered from unrendered math. Returns False (CDN MathJax is used) if not installed.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        print("[html] django-static-mathjax not installed: pages load MathJax from its CDN", file=sys.stderr)
+        return False
+    es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    dest = SITE / "_static" / "mathjax"
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(es5 / "tex-mml-chtml.js", dest / "tex-mml-chtml.js")
+    shutil.copytree(es5 / "output" / "chtml" / "fonts" / "woff-v2", dest / "output" / "chtml" / "fonts" / "woff-v2",
+                    dirs_exist_ok=True)
+    return True
+
+
 def cmd_html(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -341,7 +368,10 @@ def cmd_html(args: argparse.Namespace) -> int:
         print("No staged book: run `python scripts/book.py execute` first.", file=sys.stderr)
         return 1
     cfg = yaml.safe_load((SITE / "_config.yml").read_text())
-    cfg.setdefault("sphinx", {}).setdefault("config", {})["html_extra_path"] = ["notebooks"]
+    sphinx_cfg = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_cfg["html_extra_path"] = ["_extra"]
+    if vendor_mathjax():
+        sphinx_cfg["mathjax_path"] = "mathjax/tex-mml-chtml.js"
     atomic_write_text(SITE / "_config.yml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     html = BUILD / "html"
     if html.exists():

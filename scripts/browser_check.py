@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Open every page of the built book in headless Chromium and report what a reader would see broken.
+
+A page fails on: a Python traceback or error output, a broken image, math left unrendered, or
+an internal link to a file or anchor that does not exist. One screenshot per page is saved.
+
+    python scripts/browser_check.py [_build/html] [--screenshots _build/screenshots]
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them) and selenium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import re
+import shutil
+import socket
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+_REDIRECT = re.compile(r'http-equiv="refresh"[^>]*url=([^"]+)"', re.I)
+SKIP_PAGES = {"genindex.html", "search.html"}
+ERROR_SELECTORS = [".output.traceback", ".output.error", ".cell_output .traceback", "div.output_error"]
+
+# Runs in the page once MathJax has finished (or failed): counts math nodes and rendered ones.
+_PAGE_JS = r"""
+const done = arguments[arguments.length - 1];
+const finish = () => {
+  const imgs = Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'));
+  const mathNodes = document.querySelectorAll('.math, span.math, div.math').length;
+  const rendered = document.querySelectorAll('mjx-container').length;
+  const rawMath = Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60));
+  const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));
+  const errs = [];
+  for (const sel of arguments[0]) { document.querySelectorAll(sel).forEach(e => errs.push(e.textContent.slice(0, 200))); }
+  const text = document.body ? document.body.innerText : '';
+  done({imgs, mathNodes, rendered, rawMath, links, errs, traceback: text.includes('Traceback (most recent call last)'),
+        ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id)});
+};
+if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+  MathJax.startup.promise.then(finish, finish);
+} else { setTimeout(finish, 500); }
+"""
+
+
+@contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` on a free loopback port for the duration of the block."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 - silence per-request logging
+        pass
+
+
+def make_driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        raise RuntimeError(
+            "Chromium and chromedriver are needed for the browser check: "
+            "apt-get install -y chromium chromium-driver (make test does this)."
+        )
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver.set_script_timeout(30)
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+def pages(html_dir: Path) -> list[Path]:
+    return sorted(p for p in html_dir.rglob("*.html") if p.name not in SKIP_PAGES and "_static" not in p.parts
+                  and "_sources" not in p.parts)
+
+
+def _ids_in(file: Path, cache: dict[Path, set[str]]) -> set[str]:
+    if file not in cache:
+        cache[file] = set(re.findall(r'\sid="([^"]+)"', file.read_text(errors="replace")))
+    return cache[file]
+
+
+def check_links(page: Path, html_dir: Path, base_url: str, links: list[str], own_ids: set[str],
+                cache: dict[Path, set[str]]) -> list[str]:
+    problems = []
+    page_url = urljoin(base_url, page.relative_to(html_dir).as_posix())
+    for href in links:
+        if not href or href.startswith(("mailto:", "javascript:", "data:")):
+            continue
+        full = urljoin(page_url, href)
+        if not full.startswith(base_url):
+            continue  # external link: not checked offline
+        url, frag = urldefrag(full)
+        rel = unquote(urlparse(url).path).lstrip("/")
+        target = html_dir / rel
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            problems.append(f"dead link {href!r}")
+            continue
+        if frag and target.suffix == ".html":
+            ids = own_ids if target == page else _ids_in(target, cache)
+            if frag not in ids:
+                problems.append(f"link {href!r}: no anchor #{frag} in {target.relative_to(html_dir)}")
+    return problems
+
+
+def check_site(html_dir: Path, screenshots: Path | None = None, driver=None) -> dict[str, list[str]]:
+    """Check every page; return ``{page: [problems]}`` (empty lists for clean pages)."""
+    html_dir = Path(html_dir).resolve()
+    if not (html_dir / "index.html").exists():
+        raise FileNotFoundError(f"no built book at {html_dir}: run `make book` (or scripts/book.py html) first")
+    own_driver = driver is None
+    driver = driver or make_driver()
+    results: dict[str, list[str]] = {}
+    cache: dict[Path, set[str]] = {}
+    try:
+        with serve(html_dir) as base:
+            for page in pages(html_dir):
+                rel = page.relative_to(html_dir).as_posix()
+                redirect = _REDIRECT.search(page.read_text(errors="replace"))
+                if redirect:  # Jupyter Book's root index.html only redirects: check its target exists
+                    target = (page.parent / redirect.group(1)).resolve()
+                    results[rel] = [] if target.exists() else [f"redirects to missing {redirect.group(1)!r}"]
+                    continue
+                driver.get(urljoin(base, rel))
+                info = driver.execute_async_script(_PAGE_JS, ERROR_SELECTORS)
+                problems = []
+                if info["traceback"] or info["errs"]:
+                    problems.append(f"error output on the page: {(info['errs'] or ['Traceback'])[0][:120]!r}")
+                problems += [f"broken image {src!r}" for src in info["imgs"]]
+                if info["rawMath"]:
+                    problems.append(f"{len(info['rawMath'])} math block(s) not rendered, e.g. {info['rawMath'][0]!r}")
+                problems += check_links(page, html_dir, base, info["links"], set(info["ids"]), cache)
+                if screenshots is not None:
+                    shot = screenshots / (rel.replace("/", "__").removesuffix(".html") + ".png")
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    driver.save_screenshot(str(shot))
+                results[rel] = problems
+    finally:
+        if own_driver:
+            driver.quit()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("html", nargs="?", default=str(ROOT / "_build" / "html"))
+    ap.add_argument("--screenshots", default=str(ROOT / "_build" / "screenshots"))
+    args = ap.parse_args(argv)
+    results = check_site(Path(args.html), Path(args.screenshots))
+    bad = {p: probs for p, probs in results.items() if probs}
+    for page, probs in results.items():
+        print(f"[browser] {page}: {'ok' if not probs else '; '.join(probs)}")
+    print(f"[browser] {len(results) - len(bad)} of {len(results)} pages clean; screenshots in {args.screenshots}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The book pipeline: Colab cells in sync, student copies, a raising cell fails the build."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import book  # noqa: E402
+import student  # noqa: E402
+
+HEADER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # A test chapter
+    """
+)
+
+
+def test_every_toc_entry_exists_and_chapters_are_notebooks():
+    entries = book.toc_files()
+    assert entries[0] == "chapters/index"
+    paths = [book.source_path(e) for e in entries]
+    assert any(book.is_notebook(p) for p in paths)
+    assert not book.is_notebook(ROOT / "chapters" / "index.md")
+
+
+def test_colab_cells_match_config():
+    assert book.cmd_colab_cell(type("A", (), {"write": False})()) == 0
+
+
+def test_colab_cell_uses_the_configured_repository_and_version():
+    cfg = {"repository": {"url": "https://github.com/someone/else/"}}
+    src = book.colab_cell_source(cfg)
+    assert f"git+https://github.com/someone/else@v{book.gapkit_version()}" in src
+    assert 'if "google.colab" in sys.modules' in src
+    assert book.colab_url(cfg, Path("chapters/01_x.md")).endswith("/someone/else/blob/gh-pages/notebooks/01_x.ipynb")
+
+
+def test_student_text_removes_solutions_and_stubs_code_exercises():
+    text = HEADER + textwrap.dedent(
+        """\
+        ```{exercise}
+        :label: ex-a
+        Prose exercise.
+        ```
+
+        ```{solution} ex-a
+        :class: dropdown
+        The answer is 42.
+        ```
+
+        ```{exercise}
+        :label: ex-b
+        Code exercise.
+        ```
+
+        ```{solution-start} ex-b
+        :class: dropdown
+        ```
+
+        ```{code-cell} ipython3
+        secret = 6 * 7
+        ```
+
+        ```{solution-end}
+        ```
+
+        After.
+        """
+    )
+    out = student.student_text(text)
+    assert "The answer is 42" not in out
+    assert "secret" not in out
+    assert "{solution" not in out
+    assert 'raise NotImplementedError("Exercise ex-b: your code goes here")' in out
+    assert "Prose exercise." in out and "Code exercise." in out and "After." in out
+    assert out.count("NotImplementedError(") == 1  # the prose-only solution gets no stub
+
+
+def test_student_copies_are_in_sync():
+    assert student.out_of_sync() == []
+
+
+def _chapter(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "chapter.md"
+    path.write_text(
+        HEADER
+        + "\n```{code-cell} ipython3\n:tags: [parameters]\n\nPROFILE = \"auto\"\n```\n\n"
+        + body
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_raising_cell_fails_execution_with_the_cell_named(tmp_path):
+    path = _chapter(tmp_path, '```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} ipython3\nraise ValueError("boom")\n```\n')
+    rec = book.execute_one(path, "ci", tmp_path / "out.ipynb", book.load_config())
+    assert rec["result"] == "error"
+    assert "ValueError: boom" in rec["error"]
+    assert rec["error"].startswith("cell ")
+    assert not (tmp_path / "out.ipynb").exists()  # nothing half-written
+
+
+@pytest.mark.slow
+def test_execution_injects_the_profile(tmp_path):
+    path = _chapter(tmp_path, "```{code-cell} ipython3\nimport gapkit\nprof = gapkit.resolve_profile(PROFILE)\n```\n")
+    rec = book.execute_one(path, "ci", tmp_path / "out.ipynb", book.load_config())
+    assert rec["result"] == "ok", rec
+    assert rec["profile"] == "ci"
+    assert (tmp_path / "out.ipynb").exists()

@@ -1,0 +1,71 @@
+"""Browser test of the built book (run by `make test` after the HTML build).
+
+Every page of ``$GAPBOOK_SITE`` (default ``_build/html``) is opened in headless Chromium; a page
+with a traceback or error output, a broken image, unrendered math or a dead internal link fails.
+The checker itself is tested on a deliberately broken site first, so it cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import browser_check  # noqa: E402
+
+SITE = Path(os.environ.get("GAPBOOK_SITE", ROOT / "_build" / "html"))
+
+needs_browser = pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="Chromium not installed (make test installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = browser_check.make_driver()
+    yield d
+    d.quit()
+
+
+@needs_browser
+def test_checker_catches_a_broken_page(tmp_path, driver):
+    (tmp_path / "index.html").write_text(
+        "<html><body><h1>ok</h1><a href='page.html'>page</a></body></html>"
+    )
+    (tmp_path / "page.html").write_text(
+        "<html><body>"
+        "<div class='cell_output'><div class='output traceback'>Traceback (most recent call last): ValueError</div></div>"
+        "<img src='missing.png'>"
+        "<a href='nowhere.html'>dead</a> <a href='index.html#nope'>bad anchor</a>"
+        "<span class='math'>\\(x^2\\)</span>"
+        "</body></html>"
+    )
+    results = browser_check.check_site(tmp_path, tmp_path / "shots", driver=driver)
+    assert results["index.html"] == []
+    problems = " | ".join(results["page.html"])
+    assert "error output" in problems
+    assert "broken image 'missing.png'" in problems
+    assert "dead link 'nowhere.html'" in problems
+    assert "no anchor #nope" in problems
+    assert "not rendered" in problems
+    assert (tmp_path / "shots" / "page.png").exists()
+
+
+@needs_browser
+def test_every_page_of_the_built_book_is_clean(driver):
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    shots = SITE.parent / "screenshots"
+    results = browser_check.check_site(SITE, shots, driver=driver)
+    bad = {page: probs for page, probs in results.items() if probs}
+    assert len(results) >= 3
+    assert not bad, "\n".join(f"{p}: {'; '.join(v)}" for p, v in bad.items())
+    assert all((shots / (p.replace("/", "__").removesuffix(".html") + ".png")).exists()
+               for p in results if p != "index.html")
