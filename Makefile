@@ -12,6 +12,8 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND := Agg
+# caches (embeddings, trained stand-in models) live in the build folder unless you choose otherwise
+export GAPKIT_CACHE ?= $(CURDIR)/_build/cache
 
 .PHONY: book test venv chromium student clean bench
 

@@ -11,6 +11,7 @@ The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 - :mod:`gapkit.datasets`   paired image-text data, offline and online
 - :mod:`gapkit.cache`      content-hashed embedding cache
 - :mod:`gapkit.robustness` flip rates under perturbations (chapter 6)
+- :mod:`gapkit.adapters`   projecting image embeddings into a language model's token space (chapter 7)
 - :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
 - :mod:`gapkit.plotting`   the book's figure style
 
@@ -59,7 +60,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+_SUBMODULES = {
+    "geometry", "cone", "shift", "train", "encoders", "contrastive", "datasets", "cache",
+    "robustness", "profile", "plotting", "adapters",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gapkit.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gapkit' has no attribute {name!r}")

@@ -65,6 +65,18 @@ class Profile:
         kind = PROFILES[self.name]["description"]
         return f"Profile '{self.name}' ({kind}) on {self.device}: {self.reason}."
 
+    def provenance(self, models: list[str] | str, data: list[str] | str) -> None:
+        """Print which models and data produced this page's outputs.
+
+        Every chapter calls this once its encoders and datasets are loaded; the book
+        runner reads these lines back for the status page.
+        """
+        models = [models] if isinstance(models, str) else list(models)
+        data = [data] if isinstance(data, str) else list(data)
+        print(f"Models: {'; '.join(models)}")
+        print(f"Data: {'; '.join(data)}")
+        print(f"Device: {self.device}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

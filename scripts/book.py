@@ -243,14 +243,21 @@ _PROFILE_RE = re.compile(r"Profile '(\w+)' \((.*?)\) on (\w+)")
 
 
 def profile_from_outputs(nb) -> dict[str, Any]:
-    """Read the profile line every chapter prints (gapkit.resolve_profile) back from its outputs."""
+    """Read back what every chapter prints: the profile line (``gapkit.resolve_profile``) and the
+    ``Models:`` / ``Data:`` lines (``Profile.provenance``)."""
+    found: dict[str, Any] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = output.get("text", "")
-            m = _PROFILE_RE.search(text if isinstance(text, str) else "".join(text))
-            if m:
-                return {"profile": m.group(1), "device": m.group(3), "profile_description": m.group(2)}
-    return {}
+            text = text if isinstance(text, str) else "".join(text)
+            m = _PROFILE_RE.search(text)
+            if m and "profile_description" not in found:
+                found.update(profile=m.group(1), device=m.group(3), profile_description=m.group(2))
+            for key in ("Models", "Data"):
+                m = re.search(rf"^{key}: (.+)$", text, re.M)
+                if m and key.lower() not in found:
+                    found[key.lower()] = m.group(1).strip()
+    return found
 
 
 def stage_static(cfg: dict[str, Any]) -> None:
@@ -292,13 +299,13 @@ def write_status(records: list[dict[str, Any]], profile: str) -> None:
         "",
         f"Built with profile **{profile}** on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        "| chapter | result | seconds | profile | device |",
-        "|---|---|---|---|---|",
+        "| chapter | result | seconds | profile | device | models | data |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
             f"| {{doc}}`{r['chapter']}` | {r['result']} | {r['seconds']} | "
-            f"{r.get('profile', profile)} | {r.get('device', '?')} |"
+            f"{r.get('profile', profile)} | {r.get('device', '?')} | {r.get('models', '')} | {r.get('data', '')} |"
         )
     lines += ["", "Package versions:", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in vers.items()]

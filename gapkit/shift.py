@@ -1,0 +1,353 @@
+"""Post-hoc interventions on frozen embeddings: the λ-shift and friends (chapters 4-6).
+
+Three scikit-learn style estimators, each with ``fit(image, text)`` learning
+from the data it is given (the *training split*: nothing is learned in
+``transform``, so test rows never leak into the intervention) and
+``transform(image, text) -> (image', text')``:
+
+- :class:`LambdaShift` (Restrepo 2026): move both modalities towards each
+  other along the gap vector Δ = mean_i v̂_i − mean_i t̂_i by a fraction λ,
+  then put the rows back on the unit sphere.
+- :class:`MeanCentering`: subtract each modality's own mean (a common baseline
+  that removes the gap *and* the cone).
+- :class:`OrthogonalShift` (Chowers 2026): translate one modality only along
+  the part of Δ orthogonal to the span of the other modality. This keeps every
+  image→text (or text→image) ranking, hence clean zero-shot accuracy, exactly.
+
+All inputs go through :func:`gapkit._validation.as_paired` /
+:func:`~gapkit._validation.as_matrix`; rows are L2-normalised before anything
+else (the book's convention). Outputs are float arrays of at least float32
+precision (float64 in, float64 out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_matrix, as_paired, l2_normalize
+from .geometry import gap_vector
+
+__all__ = ["LambdaShift", "MeanCentering", "OrthogonalShift", "NotFittedError", "lambda_shift"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when ``transform`` is called before ``fit`` (same bases as scikit-learn's)."""
+
+
+def _out_dtype(arr: np.ndarray) -> np.dtype:
+    return np.result_type(arr.dtype, np.float32)
+
+
+def _unit(x: Any, name: str) -> np.ndarray:
+    arr = as_matrix(x, name=name, min_rows=1)
+    return l2_normalize(arr, dtype=np.float64)
+
+
+def _renorm(x: np.ndarray, name: str) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    tiny = norms[:, 0] <= 1e-12
+    if tiny.any():
+        bad = np.flatnonzero(tiny)[:5].tolist()
+        raise ValueError(
+            f"{name}: {int(tiny.sum())} row(s) (e.g. {bad}) land on the origin after the shift and cannot be "
+            "re-normalised. This happens when a row equals the shift vector; use a smaller |λ| or "
+            "renormalize=False."
+        )
+    return x / norms
+
+
+def lambda_shift(image: np.ndarray, text: np.ndarray, gap: np.ndarray, lam: float,
+                 renormalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the λ-shift with a given gap vector to already *unit-norm* rows (no validation).
+
+    ``t' = normalise(t̂ + (λ/2)Δ)``, ``v' = normalise(v̂ − (λ/2)Δ)``. Low-level
+    helper shared by :class:`LambdaShift` and :func:`gapkit.train.sweep_lambda`.
+    """
+    half = 0.5 * float(lam) * gap
+    img = image - half
+    txt = text + half
+    if renormalize:
+        img = _renorm(img, "image")
+        txt = _renorm(txt, "text")
+    return img, txt
+
+
+class _Base:
+    _fitted_attr = "gap_"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_attr):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet: call .fit(image_train, text_train) on the "
+                "training split before .transform(...)."
+            )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in self._param_names}
+
+    def set_params(self, **params: Any) -> "_Base":
+        for k, v in params.items():
+            if k not in self._param_names:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}; valid: {self._param_names}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names)
+        return f"{type(self).__name__}({args})"
+
+    def fit_transform(self, image: Any, text: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``fit(image, text)`` then ``transform(image, text)`` on the same rows."""
+        return self.fit(image, text).transform(image, text)
+
+    def transform(self, image: Any, text: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Shift matched ``image`` and ``text`` rows; returns ``(image', text')``."""
+        self._check_fitted()
+        img, txt = as_paired(image, text, min_rows=1)
+        return self.transform_image(img), self.transform_text(txt)
+
+
+class LambdaShift(_Base):
+    """The λ-shift of Restrepo et al. (2026) as a fit/transform estimator (chapters 4 and 5).
+
+    On L2-normalised rows, with the gap vector Δ = mean_i v̂_i − mean_i t̂_i
+    *learned in* :meth:`fit` (training split only)::
+
+        t' = normalise(t̂ + (λ/2)·Δ)      v' = normalise(v̂ − (λ/2)·Δ)
+
+    λ = 0 is the identity (on normalised rows); λ = 1 moves both fitted
+    centroids to their midpoint *before* re-normalisation, so without
+    re-normalisation the centroid gap on the fit data is exactly
+    ``(1 − λ)‖Δ‖``; re-normalisation pulls the rows back onto the sphere and a
+    small gap survives. λ < 0 widens the gap.
+
+    Parameters
+    ----------
+    lam : float
+        Fraction of the gap to close (any real number).
+    renormalize : bool
+        Put shifted rows back on the unit sphere (the paper's setting).
+
+    Attributes
+    ----------
+    gap_ : numpy.ndarray, shape (d,)
+        Δ fitted on the data passed to :meth:`fit`.
+    gap_norm_ : float
+        ‖Δ‖₂, the centroid gap of the fit data.
+
+    Examples
+    --------
+    >>> shift = LambdaShift(lam=1.0).fit(img_train, txt_train)   # doctest: +SKIP
+    >>> img_te, txt_te = shift.transform(img_test, txt_test)      # doctest: +SKIP
+    >>> prompts = shift.transform_text(class_prompt_embeddings)   # doctest: +SKIP
+    """
+
+    _param_names = ("lam", "renormalize")
+
+    def __init__(self, lam: float = 1.0, renormalize: bool = True) -> None:
+        self.lam = lam
+        self.renormalize = renormalize
+
+    def fit(self, image: Any, text: Any) -> "LambdaShift":
+        """Learn Δ from matched ``image``/``text`` rows (pass the training split only)."""
+        self.gap_ = gap_vector(image, text)
+        self.gap_norm_ = float(np.linalg.norm(self.gap_))
+        self.n_features_in_ = self.gap_.shape[0]
+        return self
+
+    def _check_dim(self, arr: np.ndarray, name: str) -> None:
+        if arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name}: {arr.shape[1]} dimensions but this {type(self).__name__} was fitted on "
+                f"{self.n_features_in_}; transform embeddings from the same model it was fitted on."
+            )
+
+    def transform_image(self, image: Any) -> np.ndarray:
+        """Shift image rows alone: ``normalise(v̂ − (λ/2)Δ)`` (unpaired use)."""
+        self._check_fitted()
+        arr = as_matrix(image, name="image", min_rows=1)
+        self._check_dim(arr, "image")
+        out = l2_normalize(arr, dtype=np.float64) - 0.5 * float(self.lam) * self.gap_
+        if self.renormalize:
+            out = _renorm(out, "image")
+        return out.astype(_out_dtype(arr), copy=False)
+
+    def transform_text(self, text: Any) -> np.ndarray:
+        """Shift text rows alone: ``normalise(t̂ + (λ/2)Δ)`` (e.g. zero-shot class prompts)."""
+        self._check_fitted()
+        arr = as_matrix(text, name="text", min_rows=1)
+        self._check_dim(arr, "text")
+        out = l2_normalize(arr, dtype=np.float64) + 0.5 * float(self.lam) * self.gap_
+        if self.renormalize:
+            out = _renorm(out, "text")
+        return out.astype(_out_dtype(arr), copy=False)
+
+
+class MeanCentering(_Base):
+    """Per-modality mean centring (a baseline for chapters 4 and 5).
+
+    ``v' = normalise(v̂ − mean_i v̂_i)`` and ``t' = normalise(t̂ − mean_i t̂_i)``,
+    each mean learned in :meth:`fit`. Removes the gap (both fitted centroids go
+    to the origin) and weakens the cone at the same time.
+
+    Attributes
+    ----------
+    image_mean_, text_mean_ : numpy.ndarray, shape (d,)
+        Means of the L2-normalised fit rows.
+    gap_ : numpy.ndarray
+        ``image_mean_ − text_mean_`` (Δ of the fit data).
+    """
+
+    _param_names = ("renormalize",)
+
+    def __init__(self, renormalize: bool = True) -> None:
+        self.renormalize = renormalize
+
+    def fit(self, image: Any, text: Any) -> "MeanCentering":
+        """Learn each modality's mean from matched training rows."""
+        img, txt = as_paired(image, text)
+        self.image_mean_ = l2_normalize(img, dtype=np.float64).mean(axis=0)
+        self.text_mean_ = l2_normalize(txt, dtype=np.float64).mean(axis=0)
+        self.gap_ = self.image_mean_ - self.text_mean_
+        self.n_features_in_ = img.shape[1]
+        return self
+
+    def _apply(self, x: Any, mean: np.ndarray, name: str) -> np.ndarray:
+        self._check_fitted()
+        arr = as_matrix(x, name=name, min_rows=1)
+        LambdaShift._check_dim(self, arr, name)  # type: ignore[arg-type]
+        out = l2_normalize(arr, dtype=np.float64) - mean
+        if self.renormalize:
+            out = _renorm(out, name)
+        return out.astype(_out_dtype(arr), copy=False)
+
+    def transform_image(self, image: Any) -> np.ndarray:
+        """Centre and re-normalise image rows."""
+        self._check_fitted()
+        return self._apply(image, self.image_mean_, "image")
+
+    def transform_text(self, text: Any) -> np.ndarray:
+        """Centre and re-normalise text rows."""
+        self._check_fitted()
+        return self._apply(text, self.text_mean_, "text")
+
+
+class OrthogonalShift(_Base):
+    """Close the gap along the direction orthogonal to the fixed modality (Chowers 2026; chapter 6).
+
+    With Δ = mean_i v̂_i − mean_i t̂_i fitted on training pairs, let ``P`` be the
+    orthogonal projector onto the span of the *fixed* modality's normalised
+    rows and ``Δ_⊥ = Δ − PΔ``. Only the *moving* modality is translated::
+
+        moving="image":  v' = normalise(v̂ − λ·Δ_⊥),   t' = t̂
+        moving="text":   t' = normalise(t̂ + λ·Δ_⊥),   v' = v̂
+
+    **Why rankings survive.** For any fixed row ``f`` in the span,
+    ``⟨v̂ − λΔ_⊥, f⟩ = ⟨v̂, f⟩`` because ``Δ_⊥ ⟂ f``. So before
+    re-normalisation every inner product between a moving item and a fixed item
+    is unchanged, and every nearest-neighbour ranking in either direction is
+    preserved. Re-normalisation divides each moving row by its own positive norm,
+    so the ranking of fixed items *for a given moving item* (e.g. the zero-shot
+    class of an image, or image→text retrieval) is still exactly preserved; the
+    ranking of moving items for a given fixed item (text→image retrieval) may
+    change after re-normalisation.
+
+    The guarantee is exact for fixed vectors inside the fitted span. Fit with
+    ``fixed_extra=`` holding e.g. the zero-shot class-prompt embeddings so
+    that they are in the span too. With ``energy < 1`` the span is truncated
+    to its top principal directions and the invariance becomes approximate; if
+    the fixed rows span the whole space (``n ≥ d`` full-rank, ``energy=None``)
+    then ``Δ_⊥ = 0`` and the shift does nothing (``gap_perp_norm_`` says so).
+
+    Parameters
+    ----------
+    lam : float
+        Fraction of ``Δ_⊥`` to remove (1 = all of it).
+    moving : {"image", "text"}
+        The modality that is translated; the other one is fixed.
+    energy : float or None
+        ``None`` (default): the full numerical span of the fixed rows (singular
+        values above ``tol · σ_max``). A float in (0, 1]: the fewest uncentred
+        principal directions holding that fraction of the squared singular
+        values (e.g. ``0.999``), an approximate span for real, full-rank data.
+    tol : float or None
+        Relative singular-value cut-off for ``energy=None``; default
+        ``max(n, d) · machine-epsilon`` (as :func:`numpy.linalg.matrix_rank`).
+    renormalize : bool
+        Put the moving rows back on the unit sphere.
+
+    Attributes
+    ----------
+    gap_ : Δ of the fit pairs;  basis_ : (k, d) orthonormal rows spanning the
+    fixed modality;  rank_ : k;  gap_perp_ : Δ_⊥;  gap_perp_norm_ : ‖Δ_⊥‖.
+    """
+
+    _param_names = ("lam", "moving", "energy", "tol", "renormalize")
+
+    def __init__(self, lam: float = 1.0, moving: str = "image", energy: float | None = None,
+                 tol: float | None = None, renormalize: bool = True) -> None:
+        self.lam = lam
+        self.moving = moving
+        self.energy = energy
+        self.tol = tol
+        self.renormalize = renormalize
+
+    def fit(self, image: Any, text: Any, fixed_extra: Any = None) -> "OrthogonalShift":
+        """Learn Δ from matched training rows and the fixed modality's span.
+
+        Parameters
+        ----------
+        image, text : array-like, shape (n, d)
+            Matched training pairs.
+        fixed_extra : array-like, shape (m, d), optional
+            More rows of the fixed modality whose span must be respected (e.g. the
+            class-prompt text embeddings used for zero-shot classification).
+        """
+        if self.moving not in ("image", "text"):
+            raise ValueError(f"moving must be 'image' or 'text', got {self.moving!r}")
+        if self.energy is not None and not (0 < float(self.energy) <= 1):
+            raise ValueError(f"energy must be None or in (0, 1], got {self.energy!r}")
+        img, txt = as_paired(image, text)
+        self.gap_ = gap_vector(img, txt)
+        fixed = l2_normalize(txt if self.moving == "image" else img, dtype=np.float64)
+        if fixed_extra is not None:
+            extra = as_matrix(fixed_extra, name="fixed_extra", min_rows=1)
+            if extra.shape[1] != fixed.shape[1]:
+                raise ValueError(f"fixed_extra has {extra.shape[1]} dimensions, the pairs have {fixed.shape[1]}.")
+            fixed = np.vstack([fixed, l2_normalize(extra, dtype=np.float64)])
+        _, s, vt = np.linalg.svd(fixed, full_matrices=False)
+        if self.energy is None:
+            tol = self.tol if self.tol is not None else max(fixed.shape) * np.finfo(np.float64).eps
+            k = int(np.sum(s > tol * s[0]))
+        else:
+            share = np.cumsum(s**2) / np.sum(s**2)
+            k = int(np.searchsorted(share, float(self.energy) - 1e-12) + 1)
+            k = min(k, len(s))
+        self.rank_ = k
+        self.basis_ = vt[:k]
+        self.gap_perp_ = self.gap_ - self.basis_.T @ (self.basis_ @ self.gap_)
+        self.gap_perp_norm_ = float(np.linalg.norm(self.gap_perp_))
+        self.n_features_in_ = img.shape[1]
+        return self
+
+    def _move(self, x: Any, name: str, sign: float) -> np.ndarray:
+        self._check_fitted()
+        arr = as_matrix(x, name=name, min_rows=1)
+        LambdaShift._check_dim(self, arr, name)  # type: ignore[arg-type]
+        out = l2_normalize(arr, dtype=np.float64)
+        if self.moving == name:
+            out = out + sign * float(self.lam) * self.gap_perp_
+            if self.renormalize:
+                out = _renorm(out, name)
+        return out.astype(_out_dtype(arr), copy=False)
+
+    def transform_image(self, image: Any) -> np.ndarray:
+        """Image rows: translated by ``−λΔ_⊥`` if images move, else only normalised."""
+        return self._move(image, "image", -1.0)
+
+    def transform_text(self, text: Any) -> np.ndarray:
+        """Text rows: translated by ``+λΔ_⊥`` if text moves, else only normalised."""
+        return self._move(text, "text", +1.0)

@@ -1,0 +1,68 @@
+"""Package-level behaviour: lazy exports, profiles, the plotting style."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gapkit
+from gapkit import plotting
+from gapkit.profile import PROFILES, resolve_profile
+
+
+@pytest.mark.parametrize("name", sorted(gapkit._EXPORTS))
+def test_every_export_resolves(name):
+    obj = getattr(gapkit, name)
+    assert obj is getattr(importlib.import_module(f"gapkit.{gapkit._EXPORTS[name]}"), name)
+
+
+def test_import_gapkit_does_not_import_torch():
+    code = "import sys, gapkit; gapkit.centroid_gap; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_unknown_attribute_raises():
+    with pytest.raises(AttributeError):
+        gapkit.no_such_thing
+
+
+def test_profiles(monkeypatch, capsys):
+    monkeypatch.delenv("GAPKIT_PROFILE", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    prof = resolve_profile("auto")
+    assert prof.name == "offline" and not prof.online
+    assert "Profile 'offline'" in capsys.readouterr().out
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "x")
+    assert resolve_profile("auto", verbose=False).name == "full"
+    monkeypatch.setenv("GAPKIT_PROFILE", "ci")
+    ci = resolve_profile("auto", verbose=False)
+    assert ci.name == "ci" and ci.scale == PROFILES["ci"]["scale"]
+    assert ci.n(1000) == 250 and ci.n(4, minimum=3) == 3
+    with pytest.raises(ValueError, match="unknown profile"):
+        resolve_profile("gpu-please")
+
+
+def test_provenance_lines(capsys):
+    prof = resolve_profile("ci", verbose=False)
+    prof.provenance(["random:ViT-B-32"], "digits")
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["Models: random:ViT-B-32", "Data: digits"]
+
+
+def test_plot_label_requires_both_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plotting.use_style()
+    fig, ax = plotting.new_figure()
+    plotting.label(ax, "λ", "centroid gap", "t")
+    assert ax.get_xlabel() == "λ" and ax.get_title() == "t"
+    with pytest.raises(ValueError):
+        plotting.label(ax, "λ", "")
+    cols = plotting.lambda_palette(np.linspace(0, 1, 5))
+    assert len(cols) == 5 and cols[0] != cols[-1]
