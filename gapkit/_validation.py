@@ -76,7 +76,14 @@ def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bo
             f"{name}: need at least {min_rows} rows (embeddings), got {n}. "
             "Geometry statistics are undefined for fewer points; pass more samples."
         )
-    finite = np.isfinite(arr).all(axis=1)
+    # Row checks in blocks of about 16 MB, so validating a 2 GB input costs megabytes, not gigabytes.
+    finite = np.empty(n, dtype=bool)
+    nonzero = np.empty(n, dtype=bool)
+    step = max(1, (16 << 20) // max(1, d * arr.itemsize))
+    for start in range(0, n, step):
+        block = arr[start : start + step]
+        finite[start : start + step] = np.isfinite(block).all(axis=1)
+        nonzero[start : start + step] = (block != 0).any(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise ValueError(
@@ -84,9 +91,8 @@ def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bo
             "Drop or re-embed those rows, e.g. x = x[np.isfinite(x).all(axis=1)]."
         )
     if not allow_zero_rows:
-        zero = ~(np.abs(arr) > 0).any(axis=1)
-        if zero.any():
-            bad = np.flatnonzero(zero)
+        if not nonzero.all():
+            bad = np.flatnonzero(~nonzero)
             raise ValueError(
                 f"{name}: {len(bad)} row(s) are all zeros (rows {_describe_rows(bad)}) and cannot be "
                 "L2-normalised onto the unit sphere. Drop those rows or check the encoder output."
