@@ -1,0 +1,434 @@
+"""Content-hashed embedding cache (every chapter that embeds real data).
+
+An embedding is stored under a key that hashes everything it depends on: the
+model name and its weights fingerprint (:meth:`gapkit.encoders.Encoder.fingerprint`,
+which covers preprocessing and tokenisation), the compute precision, the
+dataset id and split, the text template and a fingerprint of the inputs
+themselves (image bytes or texts). Change any of them and the key changes, so a
+stale embedding is never returned.
+
+Layout and safety
+-----------------
+One ``.npz`` file per key, ``<root>/<key[:2]>/<key>.npz``, holding the array
+(``embeddings``, stored uncompressed) and a JSON metadata record (``meta``: shape,
+dtype, sha256 of the array bytes, what produced it). It opens with ``np.load``.
+Writes go to a temporary file in the same folder, are flushed and fsynced, and
+are renamed over the final name with :func:`os.replace`, so readers never see a
+partial file, even if the writer is killed. On read, a file that fails to load
+(truncated, not a zip, bad metadata) or whose shape, dtype or sha256 disagrees
+with its metadata is reported with a :class:`CacheCorruptionWarning` naming the
+file and treated as a miss: the embedding is recomputed and the file replaced.
+
+Location: ``EmbeddingCache(root)``, else ``$GAPKIT_CACHE/embeddings`` when the
+``GAPKIT_CACHE`` environment variable is set, else
+``platformdirs.user_cache_dir("gapkit")/embeddings``.
+
+Speed: a hit reads the array straight from the file and checks its sha256; for
+image inputs :func:`cached_embed` also fingerprints the inputs (sha256 of every
+image's bytes, spread over threads). Pass ``content_fingerprint=`` (e.g. computed
+once per dataset) to skip that step. ``benchmarks/bench_embed.py`` measures both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+__all__ = [
+    "EmbeddingCache",
+    "CacheCorruptionWarning",
+    "cache_key",
+    "cached_embed",
+    "default_cache_dir",
+    "fingerprint_images",
+    "fingerprint_texts",
+]
+
+#: bump when the file layout or key recipe changes (old entries are then ignored)
+CACHE_FORMAT = 1
+
+
+class CacheCorruptionWarning(UserWarning):
+    """A cache file could not be trusted (truncated, corrupted, inconsistent); it is recomputed."""
+
+
+def default_cache_dir() -> Path:
+    """``$GAPKIT_CACHE/embeddings`` if ``GAPKIT_CACHE`` is set, else ``user_cache_dir("gapkit")/embeddings``."""
+    env = os.environ.get("GAPKIT_CACHE")
+    if env:
+        return Path(env).expanduser() / "embeddings"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("gapkit")) / "embeddings"
+
+
+def _canonical(obj: Any) -> Any:
+    """JSON-ready, canonical form of a key part (tuples → lists, numpy scalars → Python, paths → str)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise TypeError(f"cache key parts must be JSON-like (str, numbers, lists, dicts), got {type(obj).__name__}")
+
+
+def cache_key(**parts: Any) -> str:
+    """sha256 (64 hex characters) of the canonical JSON of ``parts``.
+
+    Keys are sorted and ``None`` values kept, so ``cache_key(a=1, b=None)`` and
+    ``cache_key(b=None, a=1)`` agree while ``cache_key(a=1)`` differs.
+
+    Examples
+    --------
+    >>> cache_key(model="clip-vit-b32", weights="956a3a511322bc5e", split="test") == cache_key(
+    ...     split="test", weights="956a3a511322bc5e", model="clip-vit-b32")
+    True
+    """
+    text = json.dumps(_canonical(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# content fingerprints
+
+
+def fingerprint_texts(texts: Iterable[str]) -> str:
+    """sha256 (32 hex characters) of a sequence of strings, order-sensitive and unambiguous.
+
+    Each text is length-prefixed, so ``["ab", "c"]`` and ``["a", "bc"]`` differ.
+    """
+    if isinstance(texts, str):
+        raise TypeError("fingerprint_texts expects a sequence of strings, not one string")
+    h = hashlib.sha256(b"texts\0")
+    n = 0
+    for t in texts:
+        b = str(t).encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+        n += 1
+    h.update(n.to_bytes(8, "little"))
+    return h.hexdigest()[:32]
+
+
+def _image_digest(item: Any) -> bytes:
+    """sha256 digest of one image input (tagged by kind, so forms cannot collide)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        Image = None  # type: ignore[assignment]
+    if Image is not None and isinstance(item, Image.Image):
+        h = hashlib.sha256(f"pil|{item.mode}|{item.size}|".encode())
+        h.update(item.tobytes())
+    elif isinstance(item, np.ndarray):
+        a = np.ascontiguousarray(item)
+        h = hashlib.sha256(f"arr|{a.dtype.str}|{a.shape}|".encode())
+        h.update(memoryview(a).cast("B"))
+    elif isinstance(item, (bytes, bytearray, memoryview)):
+        h = hashlib.sha256(f"bytes|{len(item)}|".encode())
+        h.update(item)
+    elif isinstance(item, (str, os.PathLike)):
+        data = Path(item).read_bytes()  # content, not name: a renamed file keeps its key
+        h = hashlib.sha256(f"bytes|{len(data)}|".encode())
+        h.update(data)
+    elif isinstance(item, Mapping) and ("bytes" in item or "path" in item):
+        return _image_digest(item["bytes"] if item.get("bytes") is not None else item["path"])
+    elif hasattr(item, "detach") and hasattr(item, "cpu"):
+        return _image_digest(item.detach().cpu().numpy())
+    else:
+        raise TypeError(f"cannot fingerprint an image given as {type(item).__name__}")
+    return h.digest()
+
+
+def fingerprint_images(images: Any, *, threads: int | None = None) -> str:
+    """sha256 (32 hex characters) of image inputs, in order.
+
+    Accepts what :meth:`~gapkit.encoders.TorchEncoder.embed_images` accepts. PIL
+    images hash their mode, size and decoded pixels; arrays and tensors their
+    dtype, shape and bytes (a batch ``(n, H, W, 3)`` row by row); file paths and
+    encoded bytes hash the encoded file content. Each image gets its own sha256
+    and the fingerprint is the sha256 of those digests in order, so the work is
+    spread over ``threads`` threads (hashlib releases the GIL; default: up to 8).
+    The same picture given in two forms (decoded vs encoded) gets two
+    fingerprints: a cache miss, never a wrong hit.
+    """
+    if hasattr(images, "detach") and hasattr(images, "cpu"):
+        images = images.detach().cpu().numpy()
+    if isinstance(images, (str, os.PathLike, bytes)):
+        raise TypeError("fingerprint_images expects a batch of images; wrap a single image in a list")
+    items = list(images) if isinstance(images, np.ndarray) or not hasattr(images, "__getitem__") else images
+    n = len(items)
+    workers = threads if threads is not None else min(8, os.cpu_count() or 1)
+    if workers > 1 and n >= 64:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # contiguous slices, one task each: per-item futures would cost more than the hashing
+        bounds = np.linspace(0, n, min(n, workers * 4) + 1).astype(int)
+
+        def digest_slice(lo: int, hi: int) -> list[bytes]:
+            return [_image_digest(items[i]) for i in range(lo, hi)]
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(digest_slice, bounds[:-1], bounds[1:])
+            digests = [d for part in parts for d in part]
+    else:
+        digests = [_image_digest(items[i]) for i in range(n)]
+    h = hashlib.sha256(b"images\0")
+    for d in digests:
+        h.update(d)
+    h.update(len(digests).to_bytes(8, "little"))
+    return h.hexdigest()[:32]
+
+
+# ----------------------------------------------------------------------------------------------
+# the cache
+
+
+def _read_entry(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read ``(array, meta)`` from a cache file.
+
+    The array member is stored uncompressed, so it is read straight from the file
+    into the array (one read, no intermediate copy); its integrity is then checked
+    against the recorded sha256 by the caller. Anything unexpected raises.
+    """
+    import struct
+    import zipfile
+
+    with open(path, "rb") as f:
+        with zipfile.ZipFile(f) as zf:
+            meta = json.loads(str(np.load(io.BytesIO(zf.read("meta.npy")), allow_pickle=False)[()]))
+            info = zf.getinfo("embeddings.npy")
+        if info.compress_type != zipfile.ZIP_STORED:  # pragma: no cover - we never write these
+            with zipfile.ZipFile(f) as zf, zf.open(info) as member:
+                return np.lib.format.read_array(io.BytesIO(member.read()), allow_pickle=False), meta
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError("bad zip local header")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        arr = np.lib.format.read_array(f, allow_pickle=False)
+    return arr, meta
+
+
+class EmbeddingCache:
+    """A folder of content-addressed embedding arrays with atomic writes and checksummed reads.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Folder; default :func:`default_cache_dir` (``GAPKIT_CACHE`` is read when
+        the cache is created).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache({str(self.root)!r})"
+
+    def path(self, key: str) -> Path:
+        """File that holds ``key``."""
+        if not key or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError(f"cache keys are lowercase hex strings (from cache_key()), got {key!r}")
+        return self.root / key[:2] / f"{key}.npz"
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def _warn(self, path: Path, why: str) -> None:
+        warnings.warn(
+            f"embedding cache file {path} is unusable ({why}); treating it as a miss and recomputing",
+            CacheCorruptionWarning,
+            stacklevel=3,
+        )
+
+    def load(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """``(array, meta)`` for ``key``, or ``None`` on a miss or an unusable file (with a warning)."""
+        path = self.path(key)
+        try:
+            arr, meta = _read_entry(path)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # truncated file, not a zip, bad CRC, bad JSON, missing member...
+            self._warn(path, f"cannot load: {type(exc).__name__}: {exc}")
+            return None
+        problems = []
+        if meta.get("key") != key:
+            problems.append("stored key differs")
+        if list(arr.shape) != list(meta.get("shape", [])):
+            problems.append(f"shape {arr.shape} != recorded {meta.get('shape')}")
+        if arr.dtype.str != meta.get("dtype"):
+            problems.append(f"dtype {arr.dtype.str} != recorded {meta.get('dtype')}")
+        if not problems and hashlib.sha256(np.ascontiguousarray(arr).data).hexdigest() != meta.get("sha256"):
+            problems.append("sha256 checksum mismatch")
+        if problems:
+            self._warn(path, "; ".join(problems))
+            return None
+        return arr, meta
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The array stored under ``key``, or ``None`` (miss, or an unusable file: warned, then a miss)."""
+        hit = self.load(key)
+        return None if hit is None else hit[0]
+
+    def meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata record stored with ``key`` (``None`` on a miss)."""
+        hit = self.load(key)
+        return None if hit is None else hit[1]
+
+    def put(self, key: str, array: Any, meta: Mapping[str, Any] | None = None) -> Path:
+        """Store ``array`` under ``key`` atomically; returns the file path.
+
+        ``meta`` (JSON-like) is stored alongside, together with the shape, dtype and
+        sha256 of the array bytes, the key and a timestamp.
+        """
+        path = self.path(key)
+        arr = np.ascontiguousarray(np.asarray(array))
+        if arr.dtype == object:
+            raise TypeError("only numeric arrays can be cached")
+        record = dict(_canonical(dict(meta or {})))
+        record.update(
+            key=key,
+            shape=list(arr.shape),
+            dtype=arr.dtype.str,
+            sha256=hashlib.sha256(arr.data).hexdigest(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            format=CACHE_FORMAT,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, embeddings=arr, meta=np.array(json.dumps(record, sort_keys=True)))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return path
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``'s file; True if there was one."""
+        try:
+            self.path(key).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def keys(self) -> list[str]:
+        """Every key stored (sorted)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("??/*.npz"))
+
+
+# ----------------------------------------------------------------------------------------------
+# look up, or compute and store
+
+
+def cached_embed(
+    encoder: Any,
+    kind: str,
+    inputs: Any,
+    *,
+    dataset_id: str | None = None,
+    split: str | None = None,
+    template: str | None = None,
+    cache: EmbeddingCache | str | os.PathLike | bool | None = None,
+    content_fingerprint: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    **embed_kwargs: Any,
+) -> np.ndarray:
+    """Embed ``inputs`` with ``encoder``, reusing a cached result when every ingredient matches.
+
+    Parameters
+    ----------
+    encoder : gapkit.encoders.Encoder
+        Provides ``name``, ``fingerprint()``, ``precision`` and ``embed_images`` / ``embed_texts``.
+    kind : {"image", "text"}
+    inputs : sequence
+        Images (anything ``embed_images`` takes) or strings.
+    dataset_id, split : str, optional
+        Recorded in the key (e.g. ``"ham10000"``, ``"train"``).
+    template : str, optional
+        For texts: a format string with one ``{}`` applied to every text before
+        embedding (``"a photo of a {}."``); part of the key. Build texts with named
+        fields yourself and leave this ``None``.
+    cache : EmbeddingCache, path, False or None
+        ``None``: the default cache (:func:`default_cache_dir`); a path: a cache there;
+        ``False``: no caching.
+    content_fingerprint : str, optional
+        A precomputed fingerprint of ``inputs`` (skips hashing them, e.g. for a
+        dataset whose content id is known); by default :func:`fingerprint_images` /
+        :func:`fingerprint_texts`.
+    batch_size, progress, **embed_kwargs
+        Passed to the embed method.
+
+    Returns
+    -------
+    numpy.ndarray
+        Raw float32 embeddings ``(n, dim)``.
+    """
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    if kind == "text":
+        if isinstance(inputs, str):
+            raise TypeError("inputs must be a sequence of strings; wrap a single string in a list")
+        inputs = list(inputs)
+        if template is not None:
+            if "{}" not in template:
+                raise ValueError(f"template must contain one '{{}}' placeholder, got {template!r}")
+            inputs = [template.format(t) for t in inputs]
+    elif template is not None:
+        raise ValueError("template applies to texts only")
+    n = len(inputs)
+
+    kw: dict[str, Any] = dict(embed_kwargs, progress=progress)
+    if batch_size is not None:
+        kw["batch_size"] = batch_size
+    embed = encoder.embed_texts if kind == "text" else encoder.embed_images
+    if cache is False:
+        return np.asarray(embed(inputs, **kw), dtype=np.float32)
+    store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(None if cache in (None, True) else cache)
+
+    if content_fingerprint is None:
+        content_fingerprint = fingerprint_texts(inputs) if kind == "text" else fingerprint_images(inputs)
+    parts = dict(
+        format=CACHE_FORMAT,
+        model=getattr(encoder, "name", type(encoder).__name__),
+        weights=encoder.fingerprint(),
+        precision=getattr(encoder, "precision", None),
+        kind=kind,
+        dataset=dataset_id,
+        split=split,
+        template=template,
+        content=content_fingerprint,
+        n=n,
+    )
+    key = cache_key(**parts)
+    hit = store.get(key)
+    if hit is not None and hit.ndim == 2 and hit.shape[0] == n:
+        return hit
+    out = np.asarray(embed(inputs, **kw), dtype=np.float32)
+    describe = getattr(encoder, "describe", None)
+    store.put(key, out, meta={**parts, "encoder": describe() if callable(describe) else None})
+    return out
