@@ -76,12 +76,20 @@ def lambda_shift(image: np.ndarray, text: np.ndarray, gap: np.ndarray, lam: floa
 
 class _Base:
     _fitted_attr = "gap_"
+    _param_names: tuple[str, ...] = ()
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attr):
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet: call .fit(image_train, text_train) on the "
                 "training split before .transform(...)."
+            )
+
+    def _check_dim(self, arr: np.ndarray, name: str) -> None:
+        if arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name}: {arr.shape[1]} dimensions but this {type(self).__name__} was fitted on "
+                f"{self.n_features_in_}; transform embeddings from the same model it was fitted on."
             )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -158,13 +166,6 @@ class LambdaShift(_Base):
         self.n_features_in_ = self.gap_.shape[0]
         return self
 
-    def _check_dim(self, arr: np.ndarray, name: str) -> None:
-        if arr.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name}: {arr.shape[1]} dimensions but this {type(self).__name__} was fitted on "
-                f"{self.n_features_in_}; transform embeddings from the same model it was fitted on."
-            )
-
     def transform_image(self, image: Any) -> np.ndarray:
         """Shift image rows alone: ``normalise(v̂ − (λ/2)Δ)`` (unpaired use)."""
         self._check_fitted()
@@ -218,7 +219,7 @@ class MeanCentering(_Base):
     def _apply(self, x: Any, mean: np.ndarray, name: str) -> np.ndarray:
         self._check_fitted()
         arr = as_matrix(x, name=name, min_rows=1)
-        LambdaShift._check_dim(self, arr, name)  # type: ignore[arg-type]
+        self._check_dim(arr, name)
         out = l2_normalize(arr, dtype=np.float64) - mean
         if self.renormalize:
             out = _renorm(out, name)
@@ -336,7 +337,7 @@ class OrthogonalShift(_Base):
     def _move(self, x: Any, name: str, sign: float) -> np.ndarray:
         self._check_fitted()
         arr = as_matrix(x, name=name, min_rows=1)
-        LambdaShift._check_dim(self, arr, name)  # type: ignore[arg-type]
+        self._check_dim(arr, name)
         out = l2_normalize(arr, dtype=np.float64)
         if self.moving == name:
             out = out + sign * float(self.lam) * self.gap_perp_

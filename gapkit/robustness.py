@@ -1,0 +1,150 @@
+"""Zero-shot predictions and their robustness to perturbations (chapter 6, Chowers 2026).
+
+Robustness is measured as a **flip rate**: the probability that the zero-shot
+prediction ``argmax_k cos(query, class_k)`` changes when the query embedding
+is perturbed, ``P[argmax(q̃) ≠ argmax(q) ]``, averaged over queries and trials.
+Labels are not needed for it: a flip is a flip whether the clean prediction
+was right or wrong. Perturbations act on the L2-normalised query rows and the
+result is put back on the unit sphere:
+
+- ``"gaussian"``: ``q̃ = normalise(q̂ + σ·ε)``, ``ε ~ N(0, I_d)`` (so the noise
+  norm is about ``σ√d``);
+- ``"quantize"``: symmetric per-row uniform quantisation to ``bits`` bits,
+  ``step = max_j |q̂_j| / (2^(bits−1) − 1)``, ``q̃ = normalise(step·round(q̂/step))``
+  (deterministic, so one trial);
+- a callable ``f(q_unit, rng) -> q_perturbed`` for anything else (e.g.
+  re-embedded caption rephrasings can be compared with :func:`flip_rate_between`).
+
+Used with :class:`gapkit.shift.OrthogonalShift`, which leaves clean zero-shot
+predictions exactly unchanged while moving the image embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._validation import as_matrix, l2_normalize
+
+__all__ = ["zero_shot_predict", "zero_shot_accuracy", "perturb", "flip_rate", "flip_rate_curve",
+           "flip_rate_between"]
+
+Perturbation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _pair(query_emb: Any, class_emb: Any) -> tuple[np.ndarray, np.ndarray]:
+    q = as_matrix(query_emb, name="query_emb", min_rows=1)
+    c = as_matrix(class_emb, name="class_emb", min_rows=2)
+    if q.shape[1] != c.shape[1]:
+        raise ValueError(
+            f"query_emb has {q.shape[1]} dimensions but class_emb has {c.shape[1]}; both must come from the same "
+            "joint embedding space."
+        )
+    return l2_normalize(q, dtype=np.float64), l2_normalize(c, dtype=np.float64)
+
+
+def _predict_unit(q_unit: np.ndarray, c_unit: np.ndarray) -> np.ndarray:
+    return np.argmax(q_unit @ c_unit.T, axis=1)
+
+
+def zero_shot_predict(query_emb: Any, class_emb: Any) -> np.ndarray:
+    """Index of the most cosine-similar class embedding for each query row (shape (n,))."""
+    q, c = _pair(query_emb, class_emb)
+    return _predict_unit(q, c)
+
+
+def zero_shot_accuracy(query_emb: Any, class_emb: Any, labels: Any) -> float:
+    """Fraction of queries whose nearest class embedding (cosine) is ``labels[i]`` (a row index of ``class_emb``)."""
+    q, c = _pair(query_emb, class_emb)
+    lab = np.asarray(labels)
+    if lab.shape != (q.shape[0],):
+        raise ValueError(f"labels: expected shape ({q.shape[0]},), one class index per query, got {lab.shape}.")
+    if lab.dtype.kind not in "iu" or lab.min() < 0 or lab.max() >= c.shape[0]:
+        raise ValueError(f"labels must be integer row indices into class_emb (0..{c.shape[0] - 1}).")
+    return float(np.mean(_predict_unit(q, c) == lab))
+
+
+def perturb(x_unit: np.ndarray, kind: str | Perturbation = "gaussian", *, sigma: float = 0.05, bits: int = 8,
+            rng: np.random.Generator | None = None) -> np.ndarray:
+    """Perturb unit rows and re-normalise (see the module docstring for the definitions)."""
+    rng = np.random.default_rng() if rng is None else rng
+    if callable(kind):
+        out = np.asarray(kind(x_unit, rng), dtype=np.float64)
+        if out.shape != x_unit.shape:
+            raise ValueError(f"custom perturbation returned shape {out.shape}, expected {x_unit.shape}")
+    elif kind == "gaussian":
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma}")
+        if sigma == 0:
+            return x_unit.copy()
+        out = x_unit + sigma * rng.standard_normal(x_unit.shape)
+    elif kind == "quantize":
+        if int(bits) < 2:
+            raise ValueError(f"bits must be >= 2, got {bits}")
+        levels = 2 ** (int(bits) - 1) - 1
+        step = np.abs(x_unit).max(axis=1, keepdims=True) / levels
+        out = np.round(x_unit / step) * step
+    else:
+        raise ValueError(f"perturbation must be 'gaussian', 'quantize' or a callable, got {kind!r}")
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1.0)
+
+
+def flip_rate(query_emb: Any, class_emb: Any, perturb: str | Perturbation = "gaussian", *, sigma: float = 0.05,
+              bits: int = 8, n_trials: int = 10, seed: int = 0) -> float:
+    """P[argmax changes | query embedding + perturbation] for zero-shot classification (chapter 6).
+
+    Parameters
+    ----------
+    query_emb : array-like, shape (n, d)
+        Embeddings that are perturbed (e.g. images, after any shift).
+    class_emb : array-like, shape (K, d)
+        Class embeddings (e.g. text prompts), not perturbed.
+    perturb : {"gaussian", "quantize"} or callable
+        See the module docstring. ``"quantize"`` is deterministic and uses one trial.
+    sigma : float
+        Standard deviation per coordinate for ``"gaussian"``.
+    bits : int
+        Bits per coordinate for ``"quantize"``.
+    n_trials : int
+        Independent perturbations per query.
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    float in [0, 1]
+        Fraction of (query, trial) pairs whose prediction differs from the clean one.
+    """
+    q, c = _pair(query_emb, class_emb)
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    rng = np.random.default_rng(seed)
+    clean = _predict_unit(q, c)
+    trials = 1 if (isinstance(perturb, str) and perturb == "quantize") else int(n_trials)
+    flips = 0
+    for _ in range(trials):
+        flips += int(np.sum(_predict_unit(_perturb(q, perturb, sigma=sigma, bits=bits, rng=rng), c) != clean))
+    return flips / (trials * q.shape[0])
+
+
+_perturb = perturb  # the public function, under a name flip_rate's argument does not shadow
+
+
+def flip_rate_curve(query_emb: Any, class_emb: Any, sigmas: Sequence[float], *, n_trials: int = 10,
+                    seed: int = 0) -> pd.DataFrame:
+    """Gaussian flip rate for each σ in ``sigmas``: a DataFrame with columns ``sigma``, ``flip_rate``."""
+    return pd.DataFrame({"sigma": [float(s) for s in sigmas],
+                         "flip_rate": [flip_rate(query_emb, class_emb, "gaussian", sigma=float(s), n_trials=n_trials,
+                                                 seed=seed) for s in sigmas]})
+
+
+def flip_rate_between(query_emb: Any, perturbed_emb: Any, class_emb: Any) -> float:
+    """Flip rate between two matched sets of queries (e.g. captions and their rephrasings, re-embedded)."""
+    q, c = _pair(query_emb, class_emb)
+    p, _ = _pair(perturbed_emb, class_emb)
+    if p.shape != q.shape:
+        raise ValueError(f"perturbed_emb has shape {p.shape}, query_emb {q.shape}; rows must be matched.")
+    return float(np.mean(_predict_unit(q, c) != _predict_unit(p, c)))

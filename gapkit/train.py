@@ -1,0 +1,879 @@
+"""Supervised early-fusion heads and λ sweeps: the protocol of Restrepo et al. (2026) (chapter 5).
+
+The protocol, as in the authors' public code (see ``shared/background.md``):
+
+- features: early fusion ``concat[text′, image′]`` of λ-shifted, unit-norm embeddings;
+- head: ``"linear"`` (one ``Linear`` layer, the paper's reported setting) or
+  ``"mlp"`` (``Linear → ReLU → Linear`` with 128 hidden units);
+- AdamW (lr 3e-4, PyTorch's default weight decay 0.01, betas (0.9, 0.999)),
+  batch 512, at most 100 epochs, early stopping on validation loss with
+  patience 10 (validation = a stratified, seeded 10 % of the training split);
+  the weights of the best validation epoch are restored before testing;
+- class-balanced losses: binary → ``BCEWithLogits`` with
+  ``pos_weight = n_neg / n_pos``; multiclass → cross-entropy weighted by
+  inverse frequency ``n / (K · n_k)``; multilabel → BCE with per-label
+  ``pos_weight``. Weights are counted on the rows the head is fitted on;
+- metrics on the held-out test split: accuracy, macro-F1 and AUC computed from
+  *probabilities* (the authors' multiclass AUC used hard one-hot predictions;
+  we do not). Multiclass AUC is one-vs-rest, unweighted mean over classes;
+  multilabel AUC is the mean per-label AUC; classes or labels with only one
+  value in the test split are skipped. **Multilabel accuracy is the mean
+  per-label accuracy** (1 − Hamming loss), not exact-match accuracy.
+
+Splits. Every seed in ``seeds`` gets its own stratified 80/20 split (seeded by
+that seed), its own validation split, initialisation and minibatch order: the
+natural reading of "5 runs with seeds 42–46". Pass ``split_seed=42`` to keep
+one outer split for every run instead (the literal reading of "split with seed
+42"). Δ is fitted on the training split only; ``transductive=True`` fits it on
+the whole data set, as the authors' code does.
+
+Two implementations of the same protocol:
+
+- :func:`train_head` trains one head with a plain PyTorch loop
+  (``nn.Sequential`` + ``torch.optim.AdamW``). It is the reference.
+- :func:`sweep_lambda` trains *every* (λ, seed) head of a sweep at once as one
+  batched model. Parameters are stacked along (seed, λ) axes; each step runs
+  one ``torch.bmm`` over seeds per modality and layer. The λ-shift is folded
+  into the first layer, ``W·normalise(x̂ + cΔ) = (W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, so
+  the shifted features are never materialised per head and all λ of a seed
+  share one minibatch read. The loss is the sum over heads of each head's own
+  mean loss and AdamW runs elementwise, so every head follows exactly the
+  trajectory it would follow alone (same init, same batches, same updates) up
+  to floating-point rounding (float64: identical to ~1e-12; float32: metrics
+  within ~1e-6 in the benchmark). Heads that early-stop are masked out (zero
+  gradient, no AdamW update, no weight decay) and keep their best-validation
+  snapshot; they still ride along in the matmuls until the last head stops.
+  The linear head uses closed-form gradients (tested against autograd); the
+  MLP uses autograd. ``batched=False`` runs the same sweep through
+  :func:`train_head`, one head at a time.
+
+Speed notes: the batched sweep is GPU-friendly (``device="cuda"``); on a CPU
+shared with other jobs, ``torch.set_num_threads(1)`` can be much faster than
+oversubscribed threads. ``benchmarks/bench_sweep.py`` times both paths.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy.stats import rankdata
+from sklearn.model_selection import train_test_split
+
+from ._validation import as_matrix, as_paired, check_labels, l2_normalize
+from .geometry import gap_vector
+from .shift import lambda_shift
+
+__all__ = [
+    "train_head",
+    "sweep_lambda",
+    "SweepResult",
+    "infer_task",
+    "split_indices",
+    "evaluate_predictions",
+    "resolve_device",
+    "METRICS",
+]
+
+#: Metric names, in the order they appear in result tables.
+METRICS: tuple[str, ...] = ("accuracy", "f1_macro", "auc")
+_TASKS = ("binary", "multiclass", "multilabel")
+_HEADS = ("linear", "mlp")
+_DEFAULT_LAMS = np.round(np.arange(0, 1.01, 0.1), 1)
+_BETAS = (0.9, 0.999)
+_EPS = 1e-8
+_CHUNK = 8192  # rows per forward pass when evaluating
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' requested but torch.cuda.is_available() is False; use device='auto' or 'cpu'.")
+    return dev
+
+
+def _torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    table = {"float32": torch.float32, "float64": torch.float64}
+    if dtype not in table:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return table[dtype]
+
+
+def infer_task(y: Any) -> str:
+    """Task type from labels: 1-D with 2 classes → ``"binary"``, >2 → ``"multiclass"``, 2-D 0/1 → ``"multilabel"``."""
+    arr = np.asarray(y)
+    if arr.ndim == 2:
+        return "multilabel"
+    if arr.ndim == 1:
+        return "binary" if len(np.unique(arr)) == 2 else "multiclass"
+    raise ValueError(f"labels must be 1-D or 2-D, got shape {arr.shape}")
+
+
+def _encode(y: np.ndarray, task: str | None) -> tuple[np.ndarray, str, int, np.ndarray]:
+    """Return (encoded labels, task, n_outputs, classes). Binary → 0/1 floats; multiclass → 0..K-1 ints."""
+    task = infer_task(y) if task is None else task
+    if task not in _TASKS:
+        raise ValueError(f"task must be one of {_TASKS} or None (infer), got {task!r}")
+    if task == "multilabel":
+        if y.ndim != 2:
+            raise ValueError(f"task='multilabel' needs 2-D (n, n_labels) 0/1 labels, got shape {y.shape}")
+        return y.astype(np.float64), task, y.shape[1], np.arange(y.shape[1])
+    if y.ndim != 1:
+        raise ValueError(f"task={task!r} needs 1-D labels (one class id per sample), got shape {y.shape}")
+    classes, codes = np.unique(y, return_inverse=True)
+    if task == "binary":
+        if len(classes) != 2:
+            raise ValueError(
+                f"task='binary' needs exactly 2 classes, got {len(classes)} ({classes[:10]!r}); use task='multiclass'."
+            )
+        return codes.astype(np.float64), task, 1, classes
+    return codes.astype(np.int64), task, len(classes), classes
+
+
+def _strat_key(y: np.ndarray) -> np.ndarray:
+    if y.ndim == 1:
+        return y
+    # multilabel: stratify on label combinations; combinations seen once are pooled
+    keys = np.array(["".join(map(str, row)) for row in y.astype(int)])
+    uniq, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return np.where(counts[inv] >= 2, keys, "rare")
+
+
+def split_indices(y: Any, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded split of ``range(len(y))`` into (train, test) index arrays (both sorted).
+
+    Multilabel labels are stratified on their label combinations (combinations
+    seen once are pooled); if that is impossible the split falls back to a
+    plain seeded random split. Used for the outer 80/20 split and for the inner
+    validation split, identically by :func:`train_head` and :func:`sweep_lambda`.
+    """
+    y = np.asarray(y)
+    idx = np.arange(len(y))
+    try:
+        tr, te = train_test_split(idx, test_size=test_size, random_state=seed, stratify=_strat_key(y))
+    except ValueError as exc:
+        if y.ndim == 2:
+            tr, te = train_test_split(idx, test_size=test_size, random_state=seed)
+        else:
+            _, counts = np.unique(y, return_counts=True)
+            raise ValueError(
+                f"stratified split (test_size={test_size}) failed: {exc} Smallest class has {counts.min()} "
+                "sample(s); every class needs enough samples to appear on both sides of the split."
+            ) from exc
+    return np.sort(tr), np.sort(te)
+
+
+def _class_weights(y: np.ndarray, task: str, n_out: int) -> np.ndarray:
+    """pos_weight (binary: shape (1,), multilabel: (L,)) or class weights (multiclass: (K,))."""
+    n = len(y)
+    if task == "multiclass":
+        counts = np.bincount(y, minlength=n_out).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            return np.where(counts > 0, n / (n_out * np.maximum(counts, 1)), 0.0)
+    pos = y.sum(axis=0) if task == "multilabel" else np.array([y.sum()])
+    pos = np.atleast_1d(pos).astype(np.float64)
+    return np.where(pos > 0, (n - pos) / np.maximum(pos, 1), 1.0)
+
+
+def _init_params(d_in: int, n_out: int, head: str, hidden: int, seed: int,
+                 generator: torch.Generator | None = None) -> tuple[list[torch.Tensor], torch.Generator]:
+    """Initial weights in ``nn.Linear`` layout, drawn like PyTorch's default (U(±1/√fan_in)).
+
+    Drawn from a :class:`torch.Generator` seeded with ``seed``; the same
+    generator then drives the minibatch order, so a head's whole run depends
+    on its seed only. Returns ``([W1, b1] or [W1, b1, W2, b2], generator)``.
+    """
+    g = torch.Generator().manual_seed(int(seed)) if generator is None else generator
+    sizes = [(d_in, n_out)] if head == "linear" else [(d_in, hidden), (hidden, n_out)]
+    out: list[torch.Tensor] = []
+    for fan_in, fan_out in sizes:
+        k = 1.0 / math.sqrt(fan_in)
+        out.append(torch.empty(fan_out, fan_in, dtype=torch.float64).uniform_(-k, k, generator=g))
+        out.append(torch.empty(fan_out, dtype=torch.float64).uniform_(-k, k, generator=g))
+    return out, g
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Binary ROC AUC via the Mann-Whitney rank sum (ties get average ranks); NaN if y has one class.
+
+    Equal to :func:`sklearn.metrics.roc_auc_score` (tested), without its input-checking overhead.
+    """
+    pos = y.astype(bool)
+    n1 = int(pos.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Per-class F1 = 2tp / (2tp + fp + fn), 0 where undefined (sklearn's ``zero_division=0``)."""
+    den = 2 * tp + fp + fn
+    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
+
+
+def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str) -> dict[str, float]:
+    """Accuracy, macro-F1 and AUC from probabilities for encoded labels.
+
+    ``y_true``: binary 0/1 (n,), multiclass 0..K-1 (n,), multilabel 0/1 (n, L).
+    ``proba``: binary (n,) P(positive); multiclass (n, K) softmax; multilabel (n, L) sigmoids.
+    Definitions match scikit-learn's ``accuracy_score``, ``f1_score(average="macro",
+    zero_division=0)`` (binary: over both classes; multiclass: over the classes in
+    ``y_true`` ∪ predictions) and ``roc_auc_score`` (multiclass: one-vs-rest,
+    unweighted mean over classes present with both values; multilabel: mean
+    per-label AUC) — tested against them — but run in plain numpy.
+    Multilabel accuracy is the mean per-label accuracy. AUC is NaN when no
+    class/label has both values in ``y_true``.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if task == "binary":
+        yt = np.asarray(y_true).astype(int).ravel()
+        p = proba.ravel()
+        pred = (p >= 0.5).astype(int)
+        tp = np.array([np.sum((pred == k) & (yt == k)) for k in (0, 1)], dtype=float)
+        fp = np.array([np.sum((pred == k) & (yt != k)) for k in (0, 1)], dtype=float)
+        fn = np.array([np.sum((pred != k) & (yt == k)) for k in (0, 1)], dtype=float)
+        return {"accuracy": float(np.mean(pred == yt)), "f1_macro": float(_f1(tp, fp, fn).mean()), "auc": _auc(yt, p)}
+    if task == "multiclass":
+        yt = np.asarray(y_true).astype(int)
+        pred = proba.argmax(axis=1)
+        labels = np.union1d(yt, pred)
+        tp = np.array([np.sum((pred == k) & (yt == k)) for k in labels], dtype=float)
+        fp = np.array([np.sum((pred == k) & (yt != k)) for k in labels], dtype=float)
+        fn = np.array([np.sum((pred != k) & (yt == k)) for k in labels], dtype=float)
+        aucs = [_auc(yt == k, proba[:, k]) for k in range(proba.shape[1]) if 0 < np.sum(yt == k) < len(yt)]
+        return {"accuracy": float(np.mean(pred == yt)), "f1_macro": float(_f1(tp, fp, fn).mean()),
+                "auc": float(np.mean(aucs)) if aucs else float("nan")}
+    yt = np.asarray(y_true).astype(int)
+    pred = (proba >= 0.5).astype(int)
+    tp = ((pred == 1) & (yt == 1)).sum(0).astype(float)
+    fp = ((pred == 1) & (yt == 0)).sum(0).astype(float)
+    fn = ((pred == 0) & (yt == 1)).sum(0).astype(float)
+    aucs = [_auc(yt[:, j], proba[:, j]) for j in range(yt.shape[1]) if 0 < yt[:, j].sum() < len(yt)]
+    return {"accuracy": float(np.mean(pred == yt)), "f1_macro": float(_f1(tp, fp, fn).mean()),
+            "auc": float(np.mean(aucs)) if aucs else float("nan")}
+
+
+def _shifted_centroids(v_hat: np.ndarray, t_hat: np.ndarray, delta: np.ndarray, lams: np.ndarray,
+                       renormalize: bool) -> dict[str, np.ndarray]:
+    """Centroid gap and mean resultant lengths of λ-shifted unit rows, for every λ in one O(n·d·L) pass.
+
+    Closed form, no shifted copies: the mean of ``normalise(x̂ + cΔ)`` is
+    ``(Σ_i x̂_i / r_i + cΔ Σ_i 1/r_i) / n`` with ``r_i = ‖x̂_i + cΔ‖ =
+    √(1 + 2c⟨x̂_i, Δ⟩ + c²‖Δ‖²)`` (``r_i = 1`` without re-normalisation, where the
+    numbers describe the un-normalised features the head sees).
+    """
+    n = v_hat.shape[0]
+    dn2 = float(delta @ delta)
+    means = {}
+    for name, x, sign in (("image", v_hat, -1.0), ("text", t_hat, 1.0)):
+        c = sign * np.asarray(lams, dtype=np.float64) / 2                     # (L,)
+        if renormalize:
+            inv_r = 1.0 / np.sqrt(1.0 + 2.0 * np.outer(x @ delta, c) + c**2 * dn2)   # (n, L)
+            means[name] = (inv_r.T @ x) / n + (c * inv_r.mean(axis=0))[:, None] * delta
+        else:
+            means[name] = x.mean(axis=0)[None, :] + c[:, None] * delta
+    return {"gap": np.linalg.norm(means["image"] - means["text"], axis=1),
+            "image_R": np.linalg.norm(means["image"], axis=1), "text_R": np.linalg.norm(means["text"], axis=1)}
+
+
+def _check_protocol(head: str, lr: float, batch_size: int, max_epochs: int, patience: int, val_size: float) -> None:
+    if head not in _HEADS:
+        raise ValueError(f"head must be one of {_HEADS}, got {head!r}")
+    if not (0 < val_size < 1):
+        raise ValueError(f"val_size must be in (0, 1), got {val_size}")
+    if batch_size < 1 or max_epochs < 1 or patience < 1 or lr <= 0:
+        raise ValueError("batch_size, max_epochs and patience must be >= 1 and lr > 0")
+
+
+# --------------------------------------------------------------------------- reference: one head
+
+
+def _reference_criterion(task: str, weights: torch.Tensor) -> torch.nn.Module:
+    if task == "multiclass":
+        return torch.nn.CrossEntropyLoss(weight=weights)
+    return torch.nn.BCEWithLogitsLoss(pos_weight=weights)
+
+
+def train_head(
+    X_train: Any,
+    y_train: Any,
+    X_test: Any,
+    y_test: Any,
+    head: str = "linear",
+    seed: int = 42,
+    task: str | None = None,
+    *,
+    hidden: int = 128,
+    lr: float = 3e-4,
+    weight_decay: float = 0.01,
+    batch_size: int = 512,
+    max_epochs: int = 100,
+    patience: int = 10,
+    val_size: float = 0.1,
+    device: str | torch.device = "auto",
+    dtype: str = "float32",
+    progress: bool = False,
+) -> dict[str, float]:
+    """Train one classification head with the paper's protocol; the reference loop (chapter 5).
+
+    A plain PyTorch loop: ``nn.Sequential`` head, ``torch.optim.AdamW``,
+    minibatches in a seeded order, early stopping on validation loss, best
+    weights restored, metrics on ``(X_test, y_test)``.
+
+    Parameters
+    ----------
+    X_train, X_test : array-like, shape (n, D)
+        Features (for the protocol: ``concat[text′, image′]``). Used as given.
+    y_train, y_test : array-like
+        Labels: 1-D class ids (binary/multiclass) or 2-D 0/1 (multilabel).
+    head : {"linear", "mlp"}
+    seed : int
+        Seeds the validation split, the initial weights and the minibatch order.
+    task : {"binary", "multiclass", "multilabel"} or None
+        ``None`` infers it from the labels (see :func:`infer_task`).
+    hidden, lr, weight_decay, batch_size, max_epochs, patience, val_size
+        Protocol settings (defaults: the paper's).
+    device : "auto", "cpu", "cuda", ...
+    dtype : {"float32", "float64"}
+        Precision of features and weights.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``f1_macro``, ``auc`` on the test set, plus ``epochs``
+        (epochs run), ``best_epoch`` and ``best_val_loss``.
+    """
+    _check_protocol(head, lr, batch_size, max_epochs, patience, val_size)
+    Xtr = as_matrix(X_train, name="X_train")
+    Xte = as_matrix(X_test, name="X_test", min_rows=1, allow_zero_rows=True)
+    if Xtr.shape[1] != Xte.shape[1]:
+        raise ValueError(f"X_train has {Xtr.shape[1]} features but X_test has {Xte.shape[1]}.")
+    ytr_raw = check_labels(y_train, Xtr.shape[0], name="y_train")
+    yte_raw = np.asarray(y_test)
+    if yte_raw.ndim != ytr_raw.ndim or (yte_raw.ndim == 2 and yte_raw.shape[1] != ytr_raw.shape[1]):
+        raise ValueError(f"y_test has shape {yte_raw.shape}, incompatible with y_train's {ytr_raw.shape}.")
+    yall = check_labels(np.concatenate([ytr_raw, yte_raw]), Xtr.shape[0] + Xte.shape[0], name="y")
+    if len(yte_raw) != Xte.shape[0]:
+        raise ValueError(f"y_test: {len(yte_raw)} labels for {Xte.shape[0]} test rows.")
+    ycodes, task, n_out, _ = _encode(yall, task)
+    ytr, yte = ycodes[: len(ytr_raw)], ycodes[len(ytr_raw):]
+
+    dev, tdt = resolve_device(device), _torch_dtype(dtype)
+    fit_pos, val_pos = split_indices(ytr_raw, val_size, seed)
+    weights = torch.as_tensor(_class_weights(ytr[fit_pos], task, n_out), dtype=tdt, device=dev)
+    crit = _reference_criterion(task, weights)
+
+    def tens(a: np.ndarray, y: bool = False) -> torch.Tensor:
+        if y and task == "multiclass":
+            return torch.as_tensor(a, dtype=torch.long, device=dev)
+        t = torch.as_tensor(a, dtype=tdt, device=dev)
+        return t[:, None] if (y and task == "binary") else t
+
+    Xf, Xv, Xt = tens(Xtr[fit_pos]), tens(Xtr[val_pos]), tens(Xte)
+    yf, yv = tens(ytr[fit_pos], True), tens(ytr[val_pos], True)
+
+    init, gen = _init_params(Xtr.shape[1], n_out, head, hidden, seed)
+    layers: list[torch.nn.Module] = [torch.nn.Linear(Xtr.shape[1], init[0].shape[0])]
+    if head == "mlp":
+        layers += [torch.nn.ReLU(), torch.nn.Linear(hidden, n_out)]
+    model = torch.nn.Sequential(*layers).to(device=dev, dtype=tdt)
+    with torch.no_grad():
+        for p, v in zip(model.parameters(), init):
+            p.copy_(v)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=_BETAS, eps=_EPS, weight_decay=weight_decay)
+
+    n_fit = Xf.shape[0]
+    best, best_epoch, wait, epochs = float("inf"), 0, 0, 0
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    iterator = range(max_epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc=f"train_head seed={seed}", leave=False)
+    for epoch in iterator:
+        perm = torch.randperm(n_fit, generator=gen).to(dev)
+        model.train()
+        for start in range(0, n_fit, batch_size):
+            idx = perm[start:start + batch_size]
+            loss = crit(model(Xf[idx]), yf[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            val = float(crit(model(Xv), yv))
+        epochs = epoch + 1
+        if val < best:
+            best, best_epoch, wait = val, epochs, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            wait += 1
+            if wait >= patience:
+                break
+    model.load_state_dict(best_state)
+    with torch.no_grad():
+        logits = torch.cat([model(Xt[i:i + _CHUNK]) for i in range(0, Xt.shape[0], _CHUNK)])
+        proba = torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)
+    out = evaluate_predictions(yte, proba.double().cpu().numpy(), task)
+    out.update(epochs=epochs, best_epoch=best_epoch, best_val_loss=best)
+    return out
+
+
+# --------------------------------------------------------------------------- batched sweep
+
+
+@dataclass
+class SweepResult:
+    """Result of :func:`sweep_lambda` (chapter 5).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Tidy test metrics, one row per (λ, seed, metric): columns ``lam``,
+        ``seed``, ``metric`` (``accuracy``, ``f1_macro``, ``auc``), ``value``.
+    training : pandas.DataFrame
+        Per (λ, seed): ``epochs`` run, ``best_epoch``, ``best_val_loss``.
+    gaps : pandas.DataFrame
+        Per (λ, seed), geometry of the *shifted training* embeddings:
+        ``centroid_gap`` (rows on the unit sphere), ``image_R``, ``text_R``
+        (mean resultant lengths). For twin-axis plots use :meth:`gap_by_lambda`.
+    deltas : dict
+        seed → the gap vector Δ used for that seed (train-only unless transductive).
+    splits : dict
+        seed → ``(train_idx, test_idx)`` of the outer split.
+    """
+
+    table: pd.DataFrame
+    training: pd.DataFrame
+    gaps: pd.DataFrame
+    lams: np.ndarray
+    seeds: tuple[int, ...]
+    head: str
+    task: str
+    transductive: bool
+    renormalize: bool
+    device: str
+    batched: bool
+    elapsed_s: float
+    deltas: dict[int, np.ndarray] = field(repr=False, default_factory=dict)
+    splits: dict[int, tuple[np.ndarray, np.ndarray]] = field(repr=False, default_factory=dict)
+
+    def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Mean ± std over seeds per λ (std with ddof=1): index ``lam``, columns ``(metric, "mean"|"std")``."""
+        tab = self.table if metrics is None else self.table[self.table.metric.isin(list(metrics))]
+        out = tab.groupby(["lam", "metric"])["value"].agg(["mean", "std"]).unstack("metric")
+        out = out.swaplevel(0, 1, axis=1)
+        order = [m for m in METRICS if m in out.columns.get_level_values(0)]
+        return out.reindex(columns=pd.MultiIndex.from_product([order, ["mean", "std"]]))
+
+    def best_lambda(self, metric: str = "auc") -> float:
+        """λ with the highest mean ``metric`` over seeds (the smallest such λ on ties)."""
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        means = self.table[self.table.metric == metric].groupby("lam")["value"].mean()
+        if means.isna().all():
+            raise ValueError(f"metric {metric!r} is NaN for every λ (e.g. a test split with one class).")
+        return float(means.idxmax())
+
+    def gap_by_lambda(self) -> pd.DataFrame:
+        """Mean over seeds of the train-split geometry per λ (index ``lam``)."""
+        return self.gaps.groupby("lam")[["centroid_gap", "image_R", "text_R"]].mean()
+
+    def __repr__(self) -> str:
+        return (f"SweepResult(task={self.task!r}, head={self.head!r}, {len(self.lams)} λ × {len(self.seeds)} seeds, "
+                f"transductive={self.transductive}, device={self.device!r}, batched={self.batched}, "
+                f"{self.elapsed_s:.1f} s)")
+
+
+class _BatchedHeads:
+    """All (seed, λ) heads of a sweep as one set of stacked parameters, in ``nn.Linear`` (out × in) layout.
+
+    Shapes (S seeds, L lambdas, d dims per modality, H first-layer width, K outputs):
+    ``W1 (2, S, L, H, d)`` (modality 0 = text, 1 = image: the fusion order),
+    ``b1 (S, L, H)``; the MLP adds ``W2 (S, L, K, H)`` and ``b2 (S, L, K)``.
+    Activations are kept as ``(S, L, H, B)`` so that every matmul has the small
+    dimension (L·H or K) as its *row* count, the shape CPU BLAS handles well.
+    """
+
+    def __init__(self, inits: list[list[torch.Tensor]], L: int, d: int, head: str,
+                 device: torch.device, dtype: torch.dtype) -> None:
+        S = len(inits)
+        W1 = torch.stack([w[0] for w in inits])          # (S, H, 2d)
+        H = W1.shape[1]
+        self.S, self.L, self.d, self.H, self.head = S, L, d, H, head
+        W1 = W1.reshape(S, H, 2, d).permute(2, 0, 1, 3)  # (2, S, H, d)
+        W1 = W1[:, :, None].expand(2, S, L, H, d)        # every λ of a seed starts from that seed's init
+        b1 = torch.stack([w[1] for w in inits])[:, None, :].expand(S, L, H)
+        params = [W1, b1]
+        #: broadcast shape of the (S, L) head mask for each parameter
+        self.mask_shapes = [(1, S, L, 1, 1), (S, L, 1)]
+        if head == "mlp":
+            W2 = torch.stack([w[2] for w in inits])[:, None].expand(S, L, -1, H)   # (S, L, K, H)
+            b2 = torch.stack([w[3] for w in inits])[:, None, :].expand(S, L, -1)
+            params += [W2, b2]
+            self.mask_shapes += [(S, L, 1, 1), (S, L, 1)]
+        self.params = [p.to(device=device, dtype=dtype).contiguous().requires_grad_(True) for p in params]
+
+    def forward(self, X: torch.Tensor, P: torch.Tensor, delta: torch.Tensor, dnorm2: torch.Tensor,
+                c: torch.Tensor, renormalize: bool) -> torch.Tensor:
+        """Logits ``(S, L, B, K)`` of every head.
+
+        ``X (S, B, 2d)``: unshifted unit rows ``[t̂, v̂]`` of each seed's batch;
+        ``P (S, B, 2)``: ``⟨t̂, Δ_s⟩, ⟨v̂, Δ_s⟩``; ``c (2, L)``: +λ/2 (text), −λ/2
+        (image). The first layer computes ``(W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, which is
+        ``W·normalise(x̂ + cΔ)`` without ever forming the shifted rows.
+        """
+        S, L, H, d = self.S, self.L, self.H, self.d
+        W1 = self.params[0].view(2, S, L * H, d)
+        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta)              # W·Δ per head
+        pre = self.params[1][..., None]                                          # b1: (S, L, H, 1)
+        for m in range(2):
+            Z = torch.bmm(W1[m], X[..., m * d:(m + 1) * d].transpose(1, 2))      # batched over seeds: (S, L·H, B)
+            Z = Z.view(S, L, H, -1) + c[m][None, :, None, None] * WD[m][..., None]
+            if renormalize:
+                cm = c[m][None, :, None]                                         # (1, L, 1)
+                r2 = 1.0 + 2.0 * cm * P[:, None, :, m] + cm**2 * dnorm2[:, None, None]   # (S, L, B)
+                Z = Z * torch.rsqrt(r2)[:, :, None, :]
+            pre = pre + Z                                                        # (S, L, H, B)
+        if self.head == "mlp":
+            pre = torch.matmul(self.params[2], torch.relu(pre)) + self.params[3][..., None]   # (S, L, K, B)
+        return pre.transpose(2, 3)
+
+    @torch.no_grad()
+    def linear_grads(self, X: torch.Tensor, P: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+                     dnorm2: torch.Tensor, c: torch.Tensor, renormalize: bool, task: str, weights: torch.Tensor,
+                     mask: torch.Tensor) -> list[torch.Tensor]:
+        """Gradients of ``Σ_heads mask · mean-loss`` for the linear head, in closed form.
+
+        With ``z = Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ) + b`` (``ρ_m = 1/‖x̂_m + c_mΔ‖``):
+        ``∂/∂W_m = Σ_b g_b ρ_mb x̂_mb + c_m (Σ_b g_b ρ_mb) Δ``, ``∂/∂b = Σ_b g_b``,
+        with ``g = ∂loss/∂z``; the same quantities autograd computes for
+        :meth:`forward` + :func:`_batched_loss` (tested), without building a graph.
+        """
+        S, L, K, d = self.S, self.L, self.H, self.d
+        W1 = self.params[0].view(2, S, L * K, d)
+        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta)              # (2, S, L, K)
+        B = X.shape[1]
+        z = self.params[1][..., None]                                            # (S, L, K, 1)
+        rho = []
+        for m in range(2):
+            Xm = X[..., m * d:(m + 1) * d]
+            Z = torch.bmm(W1[m], Xm.transpose(1, 2)).view(S, L, K, B) + c[m][None, :, None, None] * WD[m][..., None]
+            if renormalize:
+                cm = c[m][None, :, None]
+                r = torch.rsqrt(1.0 + 2.0 * cm * P[:, None, :, m] + cm**2 * dnorm2[:, None, None])[:, :, None, :]
+                Z = Z * r
+                rho.append(r)                                                    # (S, L, 1, B)
+            else:
+                rho.append(None)
+            z = z + Z                                                            # (S, L, K, B)
+        if task == "multiclass":
+            onehot = F.one_hot(y, K).to(z.dtype).transpose(1, 2)[:, None]        # (S, 1, K, B)
+            w = torch.gather(weights, 1, y)[:, None, None, :]                    # (S, 1, 1, B)
+            g = w * (torch.softmax(z, dim=2) - onehot) / w.sum(-1, keepdim=True)
+        else:
+            t = (y[:, None, :] if task == "binary" else y.transpose(1, 2))[:, None]   # (S, 1, K, B)
+            pw = weights[:, None, :, None]                                       # (S, 1, K, 1)
+            g = ((1 + (pw - 1) * t) * torch.sigmoid(z) - pw * t) / (B * K)
+        g = g * mask[:, :, None, None]
+        gW = torch.empty_like(self.params[0])                                    # (2, S, L, K, d)
+        for m in range(2):
+            Gm = g if rho[m] is None else g * rho[m]
+            torch.bmm(Gm.reshape(S, L * K, B), X[..., m * d:(m + 1) * d], out=gW[m].view(S, L * K, d))
+            gW[m] += (c[m][None, :, None] * Gm.sum(-1))[..., None] * delta[:, None, None, :]
+        return [gW, g.sum(-1)]
+
+
+def _batched_loss(logits: torch.Tensor, y: torch.Tensor, task: str, weights: torch.Tensor) -> torch.Tensor:
+    """Per-head mean loss ``(S, L)``, identical to the reference criterion of each head.
+
+    ``y``: binary (S, B) 0/1, multiclass (S, B) long, multilabel (S, B, K).
+    ``weights``: (S, K) pos_weight (binary K=1 / multilabel) or class weights (multiclass).
+    """
+    if task == "multiclass":
+        logp = torch.log_softmax(logits, dim=-1)
+        idx = y[:, None, :, None].expand(-1, logits.shape[1], -1, 1)
+        nll = -torch.gather(logp, -1, idx)[..., 0]                              # (S, L, B)
+        w = torch.gather(weights, 1, y)[:, None, :]                             # (S, 1, B)
+        return (w * nll).sum(-1) / w.sum(-1)
+    t = (y[..., None] if task == "binary" else y)[:, None]                      # (S, 1, B, K)
+    pw = weights[:, None, None, :]                                              # (S, 1, 1, K)
+    loss = (1 - t) * logits - (1 + (pw - 1) * t) * F.logsigmoid(logits)
+    return loss.mean(dim=(-2, -1))
+
+
+def sweep_lambda(
+    image: Any,
+    text: Any,
+    y: Any,
+    lams: Sequence[float] | np.ndarray = _DEFAULT_LAMS,
+    seeds: Sequence[int] = (42, 43, 44, 45, 46),
+    head: str = "linear",
+    test_size: float = 0.2,
+    transductive: bool = False,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    *,
+    task: str | None = None,
+    renormalize: bool = True,
+    split_seed: int | None = None,
+    batched: bool = True,
+    hidden: int = 128,
+    lr: float = 3e-4,
+    weight_decay: float = 0.01,
+    batch_size: int = 512,
+    max_epochs: int = 100,
+    patience: int = 10,
+    val_size: float = 0.1,
+    dtype: str = "float32",
+) -> SweepResult:
+    """Supervised early-fusion evaluation as a function of λ: every λ × seed head trained at once (chapter 5).
+
+    For each seed: a stratified ``1 − test_size`` / ``test_size`` split (seeded
+    by that seed, or by ``split_seed`` for all), Δ fitted on its training rows
+    (all rows if ``transductive``), then for every λ a head on
+    ``concat[text′, image′]`` trained with :func:`train_head`'s protocol and
+    scored on the test rows. With ``batched=True`` (default) all heads train
+    together as one stacked model on ``device``; ``batched=False`` loops over
+    :func:`train_head` (same results up to rounding, much slower).
+
+    Parameters
+    ----------
+    image, text : array-like, shape (n, d)
+        Matched embeddings (rows are L2-normalised first).
+    y : array-like
+        1-D class ids or 2-D 0/1 multilabel targets, one per pair.
+    lams : sequence of float
+        λ values (default 0, 0.1, …, 1).
+    seeds : sequence of int
+        One run per seed (default 42–46).
+    head : {"linear", "mlp"}
+    test_size : float
+    transductive : bool
+        Fit Δ on the whole data set (the authors' variant; leaks test rows into Δ).
+    device : "auto", "cpu", "cuda", ...
+    progress : bool
+        tqdm bar over epochs.
+    task, renormalize, split_seed, batched, hidden, lr, weight_decay, batch_size, max_epochs,
+    patience, val_size, dtype
+        See the module docstring and :func:`train_head`.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    ValueError
+        Mismatched or non-finite embeddings, labels of the wrong length or shape,
+        NaN labels, a single class, bad settings.
+    """
+    _check_protocol(head, lr, batch_size, max_epochs, patience, val_size)
+    img, txt = as_paired(image, text)
+    n, d = img.shape
+    y_raw = check_labels(y, n)
+    ycodes, task, n_out, _ = _encode(y_raw, task)
+    lams_arr = np.asarray(lams, dtype=np.float64).ravel()
+    if lams_arr.size == 0 or not np.isfinite(lams_arr).all():
+        raise ValueError("lams must be a non-empty sequence of finite numbers.")
+    seeds_t = tuple(int(s) for s in seeds)
+    if not seeds_t:
+        raise ValueError("seeds must be non-empty.")
+    if not (0 < test_size < 1):
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    dev, tdt = resolve_device(device), _torch_dtype(dtype)
+    t0 = time.perf_counter()
+
+    v_hat = l2_normalize(img, dtype=np.float64)
+    t_hat = l2_normalize(txt, dtype=np.float64)
+    splits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    deltas: dict[int, np.ndarray] = {}
+    inner: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    delta_all = gap_vector(v_hat, t_hat) if transductive else None
+    for s in seeds_t:
+        tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
+        splits[s] = (tr, te)
+        deltas[s] = delta_all if transductive else gap_vector(v_hat[tr], t_hat[tr])
+        fit_pos, val_pos = split_indices(y_raw[tr], val_size, s)
+        inner[s] = (tr[fit_pos], tr[val_pos])
+
+    # geometry of the shifted training embeddings, per (λ, seed)
+    gap_rows = []
+    for s in seeds_t:
+        tr = splits[s][0]
+        geo = _shifted_centroids(v_hat[tr], t_hat[tr], deltas[s], lams_arr, renormalize)
+        gap_rows += [{"lam": float(lam), "seed": s, "centroid_gap": geo["gap"][j], "image_R": geo["image_R"][j],
+                      "text_R": geo["text_R"][j]} for j, lam in enumerate(lams_arr)]
+
+    common = dict(hidden=hidden, lr=lr, weight_decay=weight_decay, batch_size=batch_size, max_epochs=max_epochs,
+                  patience=patience, val_size=val_size, device=dev, dtype=dtype)
+    if batched:
+        per_head = _sweep_batched(t_hat, v_hat, ycodes, task, n_out, lams_arr, seeds_t, splits, inner, deltas,
+                                  head, renormalize, progress, **common)
+    else:
+        per_head = {}
+        from tqdm.auto import tqdm
+
+        jobs = [(s, lam) for s in seeds_t for lam in lams_arr]
+        for s, lam in tqdm(jobs, desc="sweep (one head at a time)", disable=not progress):
+            tr, te = splits[s]
+            vtr, ttr = lambda_shift(v_hat[tr], t_hat[tr], deltas[s], lam, renormalize)
+            vte, tte = lambda_shift(v_hat[te], t_hat[te], deltas[s], lam, renormalize)
+            per_head[(s, float(lam))] = train_head(np.hstack([ttr, vtr]), y_raw[tr], np.hstack([tte, vte]), y_raw[te],
+                                                   head=head, seed=s, task=task, **common)
+
+    rows, train_rows = [], []
+    for s in seeds_t:
+        for lam in lams_arr:
+            res = per_head[(s, float(lam))]
+            rows += [{"lam": float(lam), "seed": s, "metric": m, "value": float(res[m])} for m in METRICS]
+            train_rows.append({"lam": float(lam), "seed": s, "epochs": int(res["epochs"]),
+                               "best_epoch": int(res["best_epoch"]), "best_val_loss": float(res["best_val_loss"])})
+    return SweepResult(
+        table=pd.DataFrame(rows, columns=["lam", "seed", "metric", "value"]),
+        training=pd.DataFrame(train_rows),
+        gaps=pd.DataFrame(gap_rows),
+        lams=lams_arr, seeds=seeds_t, head=head, task=task, transductive=transductive, renormalize=renormalize,
+        device=str(dev), batched=batched, elapsed_s=time.perf_counter() - t0, deltas=deltas, splits=splits,
+    )
+
+
+def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, task: str, n_out: int,
+                   lams: np.ndarray, seeds: tuple[int, ...], splits: dict, inner: dict, deltas: dict,
+                   head: str, renormalize: bool, progress: bool, *, hidden: int, lr: float, weight_decay: float,
+                   batch_size: int, max_epochs: int, patience: int, val_size: float, device: torch.device,
+                   dtype: str) -> dict[tuple[int, float], dict[str, float]]:
+    tdt = _torch_dtype(dtype)
+    np_dt = np.float64 if tdt == torch.float64 else np.float32
+    S, L, d = len(seeds), len(lams), t_hat.shape[1]
+    delta_np = np.stack([deltas[s] for s in seeds])         # (S, d) float64
+    proj = np.stack([t_hat @ delta_np.T, v_hat @ delta_np.T], axis=-1)   # (n, S, 2): ⟨x̂, Δ_s⟩
+    src = np.empty((t_hat.shape[0], 2 * d), dtype=np_dt)      # rows [t̂ | v̂]: one gather fetches both modalities
+    src[:, :d], src[:, d:] = t_hat, v_hat
+
+    def stack_rows(which: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        idx = [inner[s][0] if which == "fit" else inner[s][1] if which == "val" else splits[s][1] for s in seeds]
+        if len({len(i) for i in idx}) != 1:  # cannot happen: sklearn's split sizes depend on n only
+            raise RuntimeError(f"{which} splits differ in size across seeds")
+        X = torch.as_tensor(src[np.stack(idx)], device=device)                # (S, m, 2d)
+        P = np.stack([proj[i, k] for k, i in enumerate(idx)])                  # (S, m, 2)
+        Y = np.stack([ycodes[i] for i in idx])
+        ydt = torch.long if task == "multiclass" else tdt
+        return (X, torch.as_tensor(P, dtype=tdt, device=device),
+                torch.as_tensor(Y, dtype=ydt, device=device))
+
+    Xf, Pf, Yf = stack_rows("fit")
+    Xv, Pv, Yv = stack_rows("val")
+    Xt, Pt, _ = stack_rows("test")
+    delta = torch.as_tensor(delta_np, dtype=tdt, device=device)
+    dnorm2 = torch.as_tensor((delta_np**2).sum(-1), dtype=tdt, device=device)
+    lam_t = torch.as_tensor(lams, dtype=tdt, device=device)
+    c = torch.stack([lam_t / 2, -lam_t / 2])                  # (2, L): text +λ/2, image −λ/2
+    weights = torch.as_tensor(np.stack([_class_weights(ycodes[inner[s][0]], task, n_out) for s in seeds]),
+                              dtype=tdt, device=device)
+
+    inits, gens = zip(*[_init_params(2 * d, n_out, head, hidden, s) for s in seeds])
+    model = _BatchedHeads(list(inits), L, d, head, device, tdt)
+    params = model.params
+    exp_avg = [torch.zeros_like(p) for p in params]
+    exp_avg_sq = [torch.zeros_like(p) for p in params]
+    best_params = [p.detach().clone() for p in params]
+
+    active = torch.ones(S, L, dtype=torch.bool, device=device)
+    best = np.full((S, L), np.inf)
+    best_epoch = np.zeros((S, L), dtype=int)
+    wait = np.zeros((S, L), dtype=int)
+    epochs_run = np.zeros((S, L), dtype=int)
+    n_fit = Xf.shape[1]
+    Xf_flat, Pf_flat = Xf.view(S * n_fit, 2 * d), Pf.view(S * n_fit, 2)
+    Yf_flat = Yf.reshape(S * n_fit, *Yf.shape[2:])
+    offsets = (torch.arange(S, device=device) * n_fit)[:, None]
+    b1, b2 = _BETAS
+    step = 0
+
+    def logits_of(X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+        return torch.cat([model.forward(X[:, i:i + _CHUNK], P[:, i:i + _CHUNK], delta, dnorm2, c, renormalize)
+                          for i in range(0, X.shape[1], _CHUNK)], dim=2)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(max_epochs), desc=f"λ sweep ({S * L} heads, {device.type})", disable=not progress)
+    for epoch in bar:
+        # one minibatch order per seed, drawn exactly as train_head draws it
+        perms = torch.stack([torch.randperm(n_fit, generator=g) for g in gens]).to(device) + offsets
+        mask = active.to(tdt)
+        for start in range(0, n_fit, batch_size):
+            rows = perms[:, start:start + batch_size]
+            B = rows.shape[1]
+            flat = rows.reshape(-1)
+            Xb = Xf_flat.index_select(0, flat).view(S, B, 2 * d)
+            Pb = Pf_flat.index_select(0, flat).view(S, B, 2)
+            Yb = Yf_flat.index_select(0, flat).view(S, B, *Yf.shape[2:])
+            if head == "linear":   # closed-form gradients: same numbers as autograd, a third of the kernel calls
+                grads = model.linear_grads(Xb, Pb, Yb, delta, dnorm2, c, renormalize, task, weights, mask)
+            else:
+                logits = model.forward(Xb, Pb, delta, dnorm2, c, renormalize)
+                loss = (_batched_loss(logits, Yb, task, weights) * mask).sum()   # Σ_heads of per-head mean loss
+                grads = torch.autograd.grad(loss, params)
+            step += 1
+            bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step) ** 0.5
+            with torch.no_grad():  # AdamW, elementwise, exactly torch.optim.AdamW's update; frozen heads skip it
+                for p, g, m, v, shape in zip(params, grads, exp_avg, exp_avg_sq, model.mask_shapes):
+                    a = mask.view(shape)
+                    p.mul_(1 - lr * weight_decay * a)
+                    m.lerp_(g, 1 - b1)
+                    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                    denom = (v.sqrt() / bc2_sqrt).add_(_EPS)
+                    p.addcdiv_(m * a, denom, value=-lr / bc1)
+        with torch.no_grad():
+            val = _batched_loss(logits_of(Xv, Pv), Yv, task, weights).double().cpu().numpy()
+        act = active.cpu().numpy().copy()  # (.numpy() on CPU shares memory with `active`)
+        improved = act & (val < best)
+        best[improved] = val[improved]
+        best_epoch[improved] = epoch + 1
+        wait[improved] = 0
+        wait[act & ~improved] += 1
+        epochs_run[act] = epoch + 1
+        if improved.any():
+            imp = torch.as_tensor(improved, device=device)
+            with torch.no_grad():
+                for bp, p, shape in zip(best_params, params, model.mask_shapes):
+                    bp.copy_(torch.where(imp.view(shape), p, bp))
+        stopped = act & (wait >= patience)
+        if stopped.any():
+            active &= ~torch.as_tensor(stopped, device=device)
+        n_active = int(act.sum() - stopped.sum())
+        bar.set_postfix(active=n_active)
+        if n_active == 0:
+            break
+    bar.close()
+
+    with torch.no_grad():
+        for p, bp in zip(params, best_params):
+            p.copy_(bp)
+        logits = logits_of(Xt, Pt)
+        proba = (torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)).double().cpu().numpy()
+    out: dict[tuple[int, float], dict[str, float]] = {}
+    for i, s in enumerate(seeds):
+        yte = ycodes[splits[s][1]]
+        for j, lam in enumerate(lams):
+            res = evaluate_predictions(yte, proba[i, j] if task != "binary" else proba[i, j, :, 0], task)
+            res.update(epochs=int(epochs_run[i, j]), best_epoch=int(best_epoch[i, j]), best_val_loss=float(best[i, j]))
+            out[(s, float(lam))] = res
+    return out

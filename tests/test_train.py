@@ -1,0 +1,253 @@
+"""Tests for gapkit.train: the batched sweep equals the one-head reference; no leakage; bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gapkit.geometry import gap_vector
+from gapkit.shift import LambdaShift
+from gapkit.train import SweepResult, infer_task, split_indices, sweep_lambda, train_head
+
+SMALL = dict(max_epochs=12, batch_size=64, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: one CPU thread is faster and immune to contention on shared machines."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def labelled_pairs(n=300, d=12, task="binary", seed=0, signal=1.5):
+    """Synthetic paired embeddings with a modality gap and a label signal in both modalities."""
+    rng = np.random.default_rng(seed)
+    if task == "binary":
+        y = rng.integers(0, 2, n)
+        code = np.eye(2)[y]
+    elif task == "multiclass":
+        y = rng.integers(0, 3, n)
+        code = np.eye(3)[y]
+    else:
+        y = (rng.random((n, 3)) < 0.4).astype(int)
+        code = y.astype(float)
+    proj = rng.normal(size=(code.shape[1], d))
+    img = 2.0 + signal * code @ proj + rng.normal(size=(n, d))
+    txt = -1.0 + signal * code @ proj + rng.normal(size=(n, d))
+    return img, txt, y
+
+
+@pytest.mark.parametrize("task,head", [("binary", "linear"), ("multiclass", "linear"), ("multiclass", "mlp"),
+                                       ("multilabel", "linear"), ("binary", "mlp")])
+def test_batched_equals_one_head_at_a_time(task, head):
+    img, txt, y = labelled_pairs(task=task)
+    kw = dict(lams=[0.0, 0.5, 1.0], seeds=(42, 43), head=head, dtype="float64", device="cpu", **SMALL)
+    fast = sweep_lambda(img, txt, y, **kw)
+    slow = sweep_lambda(img, txt, y, batched=False, **kw)
+    assert fast.task == task
+    pd.testing.assert_frame_equal(fast.table, slow.table, atol=1e-9, rtol=0)
+    pd.testing.assert_frame_equal(fast.training, slow.training, atol=1e-9, rtol=0)
+
+
+def test_batched_equals_train_head_float32():
+    img, txt, y = labelled_pairs(seed=1)
+    res = sweep_lambda(img, txt, y, lams=[0.0, 1.0], seeds=(7,), device="cpu", **SMALL)
+    tr, te = res.splits[7]
+    shift = LambdaShift(lam=1.0).fit(img[tr], txt[tr])          # Δ from the training split only
+    v_tr, t_tr = shift.transform(img[tr], txt[tr])
+    v_te, t_te = shift.transform(img[te], txt[te])
+    ref = train_head(np.hstack([t_tr, v_tr]), y[tr], np.hstack([t_te, v_te]), y[te], seed=7, device="cpu",
+                     max_epochs=12, batch_size=64)
+    got = res.table[res.table.lam == 1.0].set_index("metric")["value"]
+    for m in ("accuracy", "f1_macro", "auc"):
+        assert got[m] == pytest.approx(ref[m], abs=2e-3)
+    assert res.training[res.training.lam == 1.0].epochs.item() == ref["epochs"]
+
+
+def test_sweep_fits_delta_on_train_split_only():
+    img, txt, y = labelled_pairs()
+    kw = dict(lams=[0.0, 1.0], seeds=(42, 43), device="cpu", max_epochs=2, batch_size=128, progress=False)
+    res = sweep_lambda(img, txt, y, **kw)
+    for s in (42, 43):
+        tr, te = res.splits[s]
+        assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == len(y)
+        np.testing.assert_allclose(res.deltas[s], gap_vector(img[tr], txt[tr]))
+        assert not np.allclose(res.deltas[s], gap_vector(img, txt))
+    # altering the test rows' embeddings leaves every Δ untouched
+    img2 = img.copy()
+    img2[res.splits[42][1]] *= -3
+    np.testing.assert_array_equal(sweep_lambda(img2, txt, y, seeds=(42,), **{k: v for k, v in kw.items() if k != "seeds"}).deltas[42],
+                                  res.deltas[42])
+    trans = sweep_lambda(img, txt, y, transductive=True, **kw)
+    np.testing.assert_allclose(trans.deltas[42], gap_vector(img, txt))
+    # split_seed fixes one outer split for every run
+    fixed = sweep_lambda(img, txt, y, split_seed=42, **kw)
+    np.testing.assert_array_equal(fixed.splits[43][1], fixed.splits[42][1])
+
+
+def test_sweep_result_api_and_learning():
+    img, txt, y = labelled_pairs(n=400, signal=2.0)
+    lams = [0.0, 0.5, 1.0]
+    res = sweep_lambda(img, txt, y, lams=lams, seeds=(42, 43, 44), device="cpu", max_epochs=60, batch_size=64, lr=1e-2,
+                       patience=2, progress=False)
+    assert isinstance(res, SweepResult)
+    assert list(res.table.columns) == ["lam", "seed", "metric", "value"]
+    assert len(res.table) == 3 * 3 * 3
+    summ = res.summary()
+    assert list(summ.index) == lams and ("auc", "mean") in summ.columns and ("f1_macro", "std") in summ.columns
+    assert res.best_lambda("auc") in lams
+    assert (res.table[res.table.metric == "auc"].value > 0.8).all()
+    gaps = res.gap_by_lambda()["centroid_gap"].to_numpy()
+    assert gaps[0] > gaps[1] > gaps[2] > 0
+    with pytest.raises(ValueError, match="metric"):
+        res.best_lambda("precision")
+
+
+def test_early_stopping_per_head():
+    img, txt, y = labelled_pairs(n=300, d=24, signal=0.3, seed=3)   # weak signal: validation loss turns up
+    kw = dict(lams=[0.0, 0.5, 1.0], seeds=(42, 43), device="cpu", max_epochs=100, batch_size=64, lr=3e-2, patience=2,
+              progress=False, dtype="float64")
+    res = sweep_lambda(img, txt, y, **kw)
+    tr = res.training
+    assert (tr.best_epoch <= tr.epochs).all() and (tr.epochs <= 100).all()
+    assert (tr.epochs < 100).all()                                # every head stopped early
+    assert (tr.epochs - tr.best_epoch == 2).all()                 # ... exactly `patience` epochs after its best
+    assert tr.epochs.nunique() > 1                                # at different epochs: masking is exercised
+    ref = sweep_lambda(img, txt, y, batched=False, **kw)          # stopped heads froze at their best weights
+    pd.testing.assert_frame_equal(res.table, ref.table, atol=1e-9, rtol=0)
+    pd.testing.assert_frame_equal(res.training, ref.training, atol=1e-9, rtol=0)
+
+
+def test_task_inference_and_split():
+    assert infer_task([0, 1, 1, 0]) == "binary"
+    assert infer_task([0, 2, 1, 0]) == "multiclass"
+    assert infer_task(np.array([[0, 1], [1, 1]])) == "multilabel"
+    y = np.array([0] * 80 + [1] * 20)
+    tr, te = split_indices(y, 0.2, 42)
+    assert len(te) == 20 and y[te].sum() == 4                     # stratified
+    np.testing.assert_array_equal(split_indices(y, 0.2, 42)[1], te)
+
+
+def test_bad_inputs_raise():
+    img, txt, y = labelled_pairs(n=60)
+    kw = dict(lams=[0.0], seeds=(42,), device="cpu", max_epochs=1, progress=False)
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        sweep_lambda(img, txt[:-1], y, **kw)
+    with pytest.raises(ValueError, match="labels for"):
+        sweep_lambda(img, txt, y[:-1], **kw)
+    with pytest.raises(ValueError, match="one class"):
+        sweep_lambda(img, txt, np.zeros(60, dtype=int), **kw)
+    y_nan = y.astype(float)
+    y_nan[4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        sweep_lambda(img, txt, y_nan, **kw)
+    bad = img.copy()
+    bad[2, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sweep_lambda(bad, txt, y, **kw)
+    with pytest.raises(ValueError, match="shape"):
+        sweep_lambda(img, txt, y.reshape(60, 1, 1), **kw)
+    with pytest.raises(ValueError, match="head"):
+        sweep_lambda(img, txt, y, head="transformer", **kw)
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        sweep_lambda(img, txt, np.arange(60) % 3, task="binary", **kw)
+    with pytest.raises(ValueError, match="features"):
+        train_head(img, y, img[:, :3], y, max_epochs=1)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    img, txt, y = labelled_pairs(task="multiclass")
+    kw = dict(lams=[0.0, 1.0], seeds=(42, 43), head="mlp", dtype="float64", **SMALL)
+    gpu = sweep_lambda(img, txt, y, device="cuda", **kw)
+    cpu = sweep_lambda(img, txt, y, device="cpu", **kw)
+    assert gpu.device.startswith("cuda")
+    pd.testing.assert_frame_equal(gpu.table, cpu.table, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("renormalize", [True, False])
+def test_gap_columns_match_geometry(renormalize):
+    from gapkit.geometry import centroid_gap, mean_resultant_length
+
+    img, txt, y = labelled_pairs(n=200)
+    lams = [-0.5, 0.0, 0.5, 1.0]
+    res = sweep_lambda(img, txt, y, lams=lams, seeds=(42,), device="cpu", max_epochs=1, progress=False,
+                       renormalize=renormalize)
+    tr = res.splits[42][0]
+    for lam in lams:
+        row = res.gaps[res.gaps.lam == lam].iloc[0]
+        vi, ti = LambdaShift(lam, renormalize=renormalize).fit(img[tr], txt[tr]).transform(img[tr], txt[tr])
+        if renormalize:
+            assert row.centroid_gap == pytest.approx(centroid_gap(vi, ti), abs=1e-12)
+            assert row.image_R == pytest.approx(mean_resultant_length(vi), abs=1e-12)
+            assert row.text_R == pytest.approx(mean_resultant_length(ti), abs=1e-12)
+        else:  # the un-normalised features: exactly (1 − λ)‖Δ‖
+            assert row.centroid_gap == pytest.approx(abs(1 - lam) * np.linalg.norm(res.deltas[42]), abs=1e-12)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("renormalize", [True, False])
+def test_closed_form_linear_gradients_match_autograd(task, renormalize):
+    from gapkit.train import _BatchedHeads, _batched_loss, _init_params
+
+    S, L, d, B, K = 2, 3, 6, 10, (1 if task == "binary" else 3)
+    gen = torch.Generator().manual_seed(0)
+    model = _BatchedHeads([_init_params(2 * d, K, "linear", 8, s)[0] for s in range(S)], L, d, "linear",
+                          torch.device("cpu"), torch.float64)
+    X = torch.nn.functional.normalize(torch.randn(S, B, 2, d, generator=gen, dtype=torch.float64), dim=-1)
+    delta = 0.3 * torch.randn(S, d, generator=gen, dtype=torch.float64)
+    P = torch.einsum("sbmd,sd->sbm", X, delta)
+    X = X.reshape(S, B, 2 * d)
+    c = torch.tensor([[0.0, 0.25, 0.5], [0.0, -0.25, -0.5]], dtype=torch.float64)
+    if task == "multiclass":
+        y = torch.randint(0, K, (S, B), generator=gen)
+    elif task == "binary":
+        y = torch.randint(0, 2, (S, B), generator=gen).double()
+    else:
+        y = torch.randint(0, 2, (S, B, K), generator=gen).double()
+    weights = 0.5 + torch.rand(S, K, generator=gen, dtype=torch.float64)
+    mask = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
+    args = (delta, (delta**2).sum(-1), c, renormalize)
+    loss = (_batched_loss(model.forward(X, P, *args), y, task, weights) * mask).sum()
+    auto = torch.autograd.grad(loss, model.params)
+    closed = model.linear_grads(X, P, y, *args, task, weights, mask)
+    for a, b in zip(auto, closed):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-10)
+
+
+def test_metrics_match_sklearn():
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    from gapkit.train import evaluate_predictions
+
+    rng = np.random.default_rng(0)
+    n = 200
+    # binary, with tied scores
+    y = rng.integers(0, 2, n)
+    p = np.round(rng.random(n), 1)
+    got = evaluate_predictions(y, p, "binary")
+    pred = (p >= 0.5).astype(int)
+    assert got["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert got["f1_macro"] == pytest.approx(f1_score(y, pred, average="macro", labels=[0, 1], zero_division=0))
+    assert got["auc"] == pytest.approx(roc_auc_score(y, p))
+    # multiclass (one class never predicted)
+    y = rng.integers(0, 4, n)
+    logits = rng.normal(size=(n, 4))
+    logits[:, 3] -= 5
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    got = evaluate_predictions(y, proba, "multiclass")
+    assert got["f1_macro"] == pytest.approx(f1_score(y, proba.argmax(1), average="macro", zero_division=0))
+    assert got["auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    # multilabel
+    y = (rng.random((n, 3)) < 0.3).astype(int)
+    proba = rng.random((n, 3))
+    got = evaluate_predictions(y, proba, "multilabel")
+    assert got["accuracy"] == pytest.approx(np.mean((proba >= 0.5) == y))       # mean per-label accuracy
+    assert got["f1_macro"] == pytest.approx(f1_score(y, (proba >= 0.5).astype(int), average="macro", zero_division=0))
+    assert got["auc"] == pytest.approx(roc_auc_score(y, proba, average="macro"))
+    assert np.isnan(evaluate_predictions(np.zeros(5), np.linspace(0, 1, 5), "binary")["auc"])
