@@ -50,8 +50,15 @@ _EXPORTS: dict[str, str] = {
     "sweep_lambda": "train",
     "SweepResult": "train",
     "train_head": "train",
-    # encoders
+    # robustness
+    "flip_rate": "robustness",
+    "zero_shot_accuracy": "robustness",
+    # encoders and cache
     "load_encoder": "encoders",
+    "available_encoders": "encoders",
+    "EncoderUnavailableError": "encoders",
+    "EmbeddingCache": "cache",
+    "cached_embed": "cache",
     # profile
     "resolve_profile": "profile",
     "Profile": "profile",
