@@ -289,6 +289,22 @@ class Encoder:
         return f"<{type(self).__name__} {self.describe()}>"
 
 
+@contextlib.contextmanager
+def _drop_log_records(prefix: str):
+    """Drop root-logger records whose message starts with ``prefix`` inside the block."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(prefix)
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
 _REGISTRY: dict[str, Callable[..., Encoder]] = {}
 #: names whose factory is registered when a module is imported (imported on first use)
 _LAZY: dict[str, str] = {"mini-clip": "gapkit.contrastive"}
@@ -1067,7 +1083,9 @@ class OpenCLIPEncoder(TorchEncoder):
         source = model_name if pretrained is None else f"{model_name} ({pretrained})"
         with _hub_errors(name, source):
             if seed is not None:
-                with torch.random.fork_rng(devices=[]):
+                # Random weights are what ``random:<arch>`` asks for, so open_clip's root-logger
+                # warning "No pretrained weights loaded ... initialized randomly" is expected: drop it.
+                with torch.random.fork_rng(devices=[]), _drop_log_records("No pretrained weights loaded"):
                     torch.manual_seed(int(seed))
                     model = open_clip.create_model(
                         model_name, pretrained=None, load_weights=False, pretrained_image=False, pretrained_text=False
