@@ -35,13 +35,14 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from ._io import atomic_open, cache_root
 
 __all__ = [
     "EmbeddingCache",
@@ -63,12 +64,7 @@ class CacheCorruptionWarning(UserWarning):
 
 def default_cache_dir() -> Path:
     """``$GAPKIT_CACHE/embeddings`` if ``GAPKIT_CACHE`` is set, else ``user_cache_dir("gapkit")/embeddings``."""
-    env = os.environ.get("GAPKIT_CACHE")
-    if env:
-        return Path(env).expanduser() / "embeddings"
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("gapkit")) / "embeddings"
+    return cache_root("embeddings")
 
 
 def _canonical(obj: Any) -> Any:
@@ -309,20 +305,8 @@ class EmbeddingCache:
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             format=CACHE_FORMAT,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, embeddings=arr, meta=np.array(json.dumps(record, sort_keys=True)))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_open(path, "wb") as f:
+            np.savez(f, embeddings=arr, meta=np.array(json.dumps(record, sort_keys=True)))
         return path
 
     def delete(self, key: str) -> bool:

