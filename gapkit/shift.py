@@ -276,7 +276,8 @@ class OrthogonalShift(_Base):
         values (e.g. ``0.999``), an approximate span for real, full-rank data.
     tol : float or None
         Relative singular-value cut-off for ``energy=None``; default
-        ``max(n, d) · machine-epsilon`` (as :func:`numpy.linalg.matrix_rank`).
+        ``max(n, d) · eps`` of the fixed rows' dtype (float32 inputs get float32's
+        epsilon), as :func:`numpy.linalg.matrix_rank` does.
     renormalize : bool
         Put the moving rows back on the unit sphere.
 
@@ -314,14 +315,18 @@ class OrthogonalShift(_Base):
         img, txt = as_paired(image, text)
         self.gap_ = gap_vector(img, txt)
         fixed = l2_normalize(txt if self.moving == "image" else img, dtype=np.float64)
+        inputs = [txt if self.moving == "image" else img]
         if fixed_extra is not None:
             extra = as_matrix(fixed_extra, name="fixed_extra", min_rows=1)
+            inputs.append(extra)
             if extra.shape[1] != fixed.shape[1]:
                 raise ValueError(f"fixed_extra has {extra.shape[1]} dimensions, the pairs have {fixed.shape[1]}.")
             fixed = np.vstack([fixed, l2_normalize(extra, dtype=np.float64)])
         _, s, vt = np.linalg.svd(fixed, full_matrices=False)
         if self.energy is None:
-            tol = self.tol if self.tol is not None else max(fixed.shape) * np.finfo(np.float64).eps
+            # the coarsest input precision sets the noise floor (float32 rounding is not a direction)
+            eps = max(np.finfo(a.dtype if a.dtype.kind == "f" else np.float64).eps for a in inputs)
+            tol = self.tol if self.tol is not None else max(fixed.shape) * eps
             k = int(np.sum(s > tol * s[0]))
         else:
             share = np.cumsum(s**2) / np.sum(s**2)

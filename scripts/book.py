@@ -45,6 +45,7 @@ COPY_ALWAYS = ["_config.yml", "_toc.yml", "references.bib"]
 STATIC_DIRS = ["_static"]
 
 COLAB_MARKER = "# gapbook: colab-setup"
+CELL_TIMEOUT_S = 600  # a cell that runs longer fails the build instead of hanging it
 
 
 # --------------------------------------------------------------------------- config and toc
@@ -219,11 +220,15 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                 cwd=str(path.parent),
                 progress_bar=False,
                 log_output=False,
+                execution_timeout=CELL_TIMEOUT_S,
             )
             record["result"] = "ok"
         except PapermillExecutionError as err:
             record["result"] = "error"
             record["error"] = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
+        except Exception as err:  # e.g. a cell past CELL_TIMEOUT_S, or a dead kernel
+            record["result"] = "error"
+            record["error"] = f"{type(err).__name__}: {err}"
         record["seconds"] = round(time.perf_counter() - t0, 1)
         executed = Path(tmp) / "executed.ipynb"
         if executed.exists():

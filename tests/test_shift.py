@@ -162,3 +162,15 @@ def test_orthogonal_shift_moving_text_and_full_rank_case():
     assert trunc.rank_ < full.rank_ and trunc.gap_perp_norm_ >= full.gap_perp_norm_ - 1e-12
     with pytest.raises(ValueError, match="moving"):
         OrthogonalShift(moving="both").fit(img, txt)
+
+
+def test_orthogonal_shift_float32_rank_ignores_rounding_noise():
+    # texts spanning exactly 5 directions, computed in float32: rounding must not add directions
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.normal(size=(64, 5)))[0].T  # (5, 64) orthonormal rows
+    text = (rng.normal(size=(400, 5)) @ basis).astype(np.float32)
+    image = rng.normal(size=(400, 64)).astype(np.float32) + 2.0
+    sh = OrthogonalShift(lam=1.0).fit(image, text)
+    assert sh.rank_ == 5
+    sh64 = OrthogonalShift(lam=1.0).fit(image.astype(np.float64), text.astype(np.float64))
+    assert sh64.rank_ >= 5
