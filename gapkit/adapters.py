@@ -67,14 +67,14 @@ WORD_EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 
 
 class NotFittedError(ValueError, AttributeError):
-    """``transform`` was called before ``fit``."""
+    """``transform`` was called before ``fit`` (chapter 7)."""
 
 
 # ----------------------------------------------------------------------------- the token space
 
 
 def default_model_path() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 (tokenizer files and ``model.safetensors``).
+    """Folder of the packaged all-MiniLM-L6-v2 (tokenizer files and ``model.safetensors``) (chapter 7).
 
     Raises
     ------
