@@ -304,15 +304,20 @@ def write_status(records: list[dict[str, Any]], profile: str) -> None:
         "",
         f"Built with profile **{profile}** on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        "| chapter | result | seconds | profile | device | models | data |",
-        "|---|---|---|---|---|---|---|",
+        "| chapter | result | seconds | profile | device |",
+        "|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
             f"| {{doc}}`{r['chapter']}` | {r['result']} | {r['seconds']} | "
-            f"{r.get('profile', profile)} | {r.get('device', '?')} | {r.get('models', '')} | {r.get('data', '')} |"
+            f"{r.get('profile', profile)} | {r.get('device', '?')} |"
         )
-    lines += ["", "Package versions:", "", "| package | version |", "|---|---|"]
+    lines += ["", "## What produced each page", ""]
+    for r in records:
+        lines += [f"{{doc}}`{r['chapter']}`", f": **Models:** {r.get('models', 'not stated')}", "",
+                  f"  **Data:** {r.get('data', 'not stated')}", ""]
+    lines += ["## Versions"]
+    lines += ["", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in vers.items()]
     atomic_write_text(SITE / "chapters" / "status.md", "\n".join(lines) + "\n")
     atomic_write_text(BUILD / "status.json", json.dumps({"profile": profile, "chapters": records, "versions": vers}, indent=2))
