@@ -11,7 +11,6 @@ BOOK_PROFILE ?= offline
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
-export MPLBACKEND := Agg
 # caches (embeddings, trained stand-in models) live in the build folder unless you choose otherwise
 export GAPKIT_CACHE ?= $(CURDIR)/_build/cache
 

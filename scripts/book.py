@@ -203,6 +203,9 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    # The kernel inherits this environment: a non-inline MPLBACKEND (Agg, say) would make every
+    # plt.show() draw nothing, and the book would lose its figures without any error.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     nb = to_notebook(path)
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)), -1)
     nb.cells.insert(title + 1, badge_cell(cfg, path))
@@ -239,9 +242,20 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                     tags.append("remove-cell")
             record.update(exe.metadata.get("gapbook", {}))
             record.update(profile_from_outputs(exe))
+            record["figures"] = count_figures(exe)
+            if record["result"] == "ok" and record["figures"] == 0:
+                record["result"] = "error"
+                record["error"] = ("no figure in the executed chapter: every chapter shows at least one "
+                                   "(is MPLBACKEND set to a non-inline backend?)")
             if record["result"] == "ok":
                 atomic_write_text(out, nbformat.writes(exe))
     return record
+
+
+def count_figures(nb) -> int:
+    """Number of image outputs (PNG or SVG) in an executed notebook."""
+    return sum(1 for cell in nb.cells for out in cell.get("outputs", [])
+               if {"image/png", "image/svg+xml"} & set(out.get("data", {})))
 
 
 _PROFILE_RE = re.compile(r"Profile '(\w+)' \((.*?)\) on (\w+)")
@@ -304,12 +318,12 @@ def write_status(records: list[dict[str, Any]], profile: str) -> None:
         "",
         f"Built with profile **{profile}** on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        "| chapter | result | seconds | profile | device |",
-        "|---|---|---|---|---|",
+        "| chapter | result | seconds | figures | profile | device |",
+        "|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
-            f"| {{doc}}`{r['chapter']}` | {r['result']} | {r['seconds']} | "
+            f"| {{doc}}`{r['chapter']}` | {r['result']} | {r['seconds']} | {r.get('figures', 0)} | "
             f"{r.get('profile', profile)} | {r.get('device', '?')} |"
         )
     lines += ["", "## What produced each page", ""]
@@ -329,6 +343,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     cfg = load_config()
     if cmd_colab_cell(argparse.Namespace(write=False)):
         return 1
+
     stage_static(cfg)
     chapters = notebook_chapters()
     if args.only:

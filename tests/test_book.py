@@ -117,10 +117,23 @@ def test_a_raising_cell_fails_execution_with_the_cell_named(tmp_path):
     assert not (tmp_path / "out.ipynb").exists()  # nothing half-written
 
 
+FIGURE = "```{code-cell} ipython3\nimport matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()\n```\n"
+
+
 @pytest.mark.slow
-def test_execution_injects_the_profile(tmp_path):
-    path = _chapter(tmp_path, "```{code-cell} ipython3\nimport gapkit\nprof = gapkit.resolve_profile(PROFILE)\n```\n")
+def test_execution_injects_the_profile_and_keeps_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # would silently drop every figure if the runner let it through
+    path = _chapter(tmp_path, "```{code-cell} ipython3\nimport gapkit\nprof = gapkit.resolve_profile(PROFILE)\n```\n"
+                    + FIGURE)
     rec = book.execute_one(path, "ci", tmp_path / "out.ipynb", book.load_config())
     assert rec["result"] == "ok", rec
     assert rec["profile"] == "ci"
+    assert rec["figures"] == 1
     assert (tmp_path / "out.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_chapter_without_figures_fails(tmp_path):
+    path = _chapter(tmp_path, "```{code-cell} ipython3\nx = 1\n```\n")
+    rec = book.execute_one(path, "ci", tmp_path / "out.ipynb", book.load_config())
+    assert rec["result"] == "error" and "no figure" in rec["error"]

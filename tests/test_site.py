@@ -8,6 +8,7 @@ The checker itself is tested on a deliberately broken site first, so it cannot p
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -69,3 +70,14 @@ def test_every_page_of_the_built_book_is_clean(driver):
     assert not bad, "\n".join(f"{p}: {'; '.join(v)}" for p, v in bad.items())
     assert all((shots / (p.replace("/", "__").removesuffix(".html") + ".png")).exists()
                for p in results if p != "index.html")
+
+
+def test_every_chapter_page_shows_figures():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    chapters = sorted((SITE / "chapters").glob("0*.html"))
+    assert chapters, "no chapter pages in the built book"
+    for page in chapters:
+        figures = re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.(?:png|svg)"', page.read_text())
+        figures = [f for f in figures if "colab-badge" not in f]
+        assert figures, f"{page.name} shows no figure"
