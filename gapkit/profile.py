@@ -90,11 +90,16 @@ def _device() -> str:
         return "cpu"
 
 
-def _versions() -> dict[str, str]:
+def package_versions(dists: tuple[str, ...] = ("gapkit", "torch", "open_clip_torch", "transformers", "numpy"),
+                     ) -> dict[str, str]:
+    """Python and the installed versions of ``dists`` ("not installed" where missing).
+
+    Printed on executed pages and on the book's status page.
+    """
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("gapkit", "torch", "open_clip_torch", "transformers", "numpy"):
+    for dist in dists:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -139,7 +144,7 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> Profile:
         scale=spec["scale"],
         device=_device(),
         reason=reason,
-        versions=_versions(),
+        versions=package_versions(),
     )
     if verbose:
         print(prof.describe())

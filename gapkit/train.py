@@ -697,7 +697,8 @@ def sweep_lambda(
         raise ValueError("seeds must be non-empty.")
     if not (0 < test_size < 1):
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    dev, tdt = resolve_device(device), _torch_dtype(dtype)
+    dev = resolve_device(device)
+    _torch_dtype(dtype)  # reject an unknown dtype before any work
     t0 = time.perf_counter()
 
     v_hat = l2_normalize(img, dtype=np.float64)

@@ -168,17 +168,6 @@ def to_notebook(path: Path):
     return nb
 
 
-def cleared_notebook(path: Path, cfg: dict[str, Any]):
-    """The notebook readers open in Colab: no outputs, a Colab badge on top."""
-    import nbformat
-
-    nb = to_notebook(path)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return nb
-
-
 def badge_cell(cfg: dict[str, Any], path: Path):
     import nbformat
 
@@ -294,20 +283,10 @@ def stage_static(cfg: dict[str, Any]) -> None:
             shutil.copy2(path, dest)
 
 
-def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for dist in ("gapkit", "torch", "open_clip_torch", "transformers", "jupyter-book", "papermill"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def write_status(records: list[dict[str, Any]], profile: str) -> None:
-    vers = versions()
+    from gapkit.profile import package_versions
+
+    vers = package_versions(("gapkit", "torch", "open_clip_torch", "transformers", "jupyter-book", "papermill"))
     lines = [
         "# Build status",
         "",
@@ -359,8 +338,8 @@ def cmd_execute(args: argparse.Namespace) -> int:
             print(f"[execute] {rel}: ok in {rec['seconds']} s", flush=True)
         else:
             print(f"[execute] {rel}: FAILED in {rec['seconds']} s at {rec['error']}", file=sys.stderr, flush=True)
-        cleared = cleared_notebook(path, cfg)
-        atomic_write_text(SITE / "_extra" / "notebooks" / f"{path.stem}.ipynb", nbformat.writes(cleared))
+        # what the Colab badge opens: the chapter as a plain notebook, no outputs (jupytext reads none)
+        atomic_write_text(SITE / "_extra" / "notebooks" / f"{path.stem}.ipynb", nbformat.writes(to_notebook(path)))
     write_status(records, args.profile)
     failed = [r for r in records if r["result"] != "ok"]
     total = sum(r["seconds"] for r in records)
