@@ -78,6 +78,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import _imagepipe
+from ._imagepipe import ResizeCropSpec, open_image
+
 __all__ = [
     "Encoder",
     "TorchEncoder",
@@ -471,40 +474,7 @@ def weights_fingerprint(module: Any, extra: Any = None, *, samples_per_tensor: i
 # image decoding and the DataLoader dataset (top level so that worker processes can pickle them)
 
 
-def _open_image(item: Any) -> Any:
-    """Decode one image input into a PIL image (mode left as is; the transform converts)."""
-    from PIL import Image
-
-    if isinstance(item, Image.Image):
-        return item
-    if isinstance(item, np.ndarray):
-        arr = item
-        if arr.dtype != np.uint8:
-            raise ValueError(
-                f"image arrays must be uint8 (H, W, 3) with values 0-255, got dtype {arr.dtype}; "
-                "convert with (x * 255).round().astype(np.uint8) if they are floats in [0, 1]."
-            )
-        if arr.ndim == 3 and arr.shape[-1] == 1:
-            arr = arr[..., 0]
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-            raise ValueError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
-        return Image.fromarray(arr)
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        im = Image.open(io.BytesIO(bytes(item)))
-        im.load()
-        return im
-    if isinstance(item, (str, os.PathLike)):
-        im = Image.open(item)
-        im.load()  # decodes and closes the file (single-frame images)
-        return im
-    if isinstance(item, Mapping) and ("bytes" in item or "path" in item):  # Hugging Face datasets Image()
-        if item.get("bytes") is not None:
-            return _open_image(item["bytes"])
-        return _open_image(item["path"])
-    raise TypeError(
-        f"cannot read an image from a {type(item).__name__}; pass PIL images, uint8 arrays (H, W, 3), "
-        "file paths or encoded image bytes."
-    )
+_open_image = open_image  # decoding lives in gapkit._imagepipe (shared with the device path)
 
 
 class _ImageDataset:
@@ -544,8 +514,8 @@ class _HFImageTransform:
     def __call__(self, im: Any) -> Any:
         import torch
 
-        if self.rgb and im.mode != "RGB":
-            im = im.convert("RGB")
+        if self.rgb:  # transformers (>= 5) paints transparent images onto white
+            im = _imagepipe.to_rgb(im, composite_alpha=True)
         if self.resize is not None:
             w, h = im.size
             if isinstance(self.resize, int):
@@ -606,8 +576,16 @@ class TorchEncoder(Encoder):
     _mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     _std: tuple[float, ...] = (1.0, 1.0, 1.0)
     num_workers: int | None = None
+    _resize_spec: ResizeCropSpec | None = None
+    _composite_alpha: bool = False  # transparent images: painted onto white (transformers) or alpha dropped
 
-    def _setup_runtime(self, device: str, precision: str, num_workers: int | None = None) -> None:
+    @property
+    def _raw_jpeg(self) -> bool:
+        """Hand JPEGs to the device decoder undecoded (CUDA only: on the CPU, PIL in workers is as fast)."""
+        return str(self.device).startswith("cuda") or getattr(self, "_force_raw_jpeg", False)
+
+    def _setup_runtime(self, device: str, precision: str, num_workers: int | None = None,
+                       preprocess_on: str = "auto") -> None:
         import torch
 
         self.device = resolve_device(device)
@@ -617,6 +595,35 @@ class TorchEncoder(Encoder):
         self.model.requires_grad_(False)
         self._dev_mean = torch.tensor(self._mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self._dev_std = torch.tensor(self._std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.preprocess_on = preprocess_on
+
+    @property
+    def preprocess_on(self) -> str:
+        """Where images are decoded and resized: ``"cpu"`` or ``"device"`` (resolved from ``"auto"``).
+
+        ``"cpu"``: PIL in DataLoader workers, exactly the model's reference
+        preprocessing (transformers' image processor / open_clip's transform).
+        ``"device"``: JPEGs decoded on the device (nvJPEG on CUDA) and every image
+        resized and cropped there with torch (:mod:`gapkit._imagepipe`; within one
+        grey level of PIL). ``"auto"`` (the default) picks ``"device"`` on CUDA when
+        the model's resize has a torch equivalent, else ``"cpu"``. Settable; part of
+        :meth:`fingerprint`, so cached embeddings never mix the two.
+        """
+        return self._preprocess_on
+
+    @preprocess_on.setter
+    def preprocess_on(self, value: str) -> None:
+        spec = getattr(self, "_resize_spec", None)
+        if value == "auto":
+            value = "device" if spec is not None and str(self.device).startswith("cuda") else "cpu"
+        elif value not in ("cpu", "device"):
+            raise ValueError(f"preprocess_on must be 'auto', 'cpu' or 'device', got {value!r}")
+        elif value == "device" and spec is None:
+            raise ValueError(
+                f"{getattr(self, 'name', type(self).__name__)}: this model's image transform has no exact torch "
+                "equivalent (e.g. a lanczos resize or open_clip's 'longest' resize mode); use preprocess_on='cpu'."
+            )
+        self._preprocess_on = value
 
     # -- hooks -------------------------------------------------------------------------------
     def _encode_pixels(self, pixels: Any) -> Any:  # pragma: no cover - abstract
@@ -723,31 +730,53 @@ class TorchEncoder(Encoder):
                     feats = _as_embedding(self._encode_pixels(x), "image")
                     out[start : start + len(x)].copy_(feats, non_blocking=cuda)
                     bar.update(len(x))
+            elif self.preprocess_on == "device" and isinstance(items, np.ndarray):
+                # a uint8 array batch: copy it as it is, resize and crop on the device
+                for start in range(0, n, batch_size):
+                    x = _imagepipe.array_batch(items[start : start + batch_size], self._resize_spec, self.device,
+                                               cuda, self._composite_alpha)
+                    feats = _as_embedding(self._encode_pixels(self._normalize_on_device(x)), "image")
+                    out[start : start + len(x)].copy_(feats, non_blocking=cuda)
+                    bar.update(len(x))
             else:
                 from torch.utils.data import DataLoader
 
+                on_device = self.preprocess_on == "device"
                 workers = num_workers if num_workers is not None else self._default_workers(n, batch_size)
                 # Workers hand over small chunks (<= 32 images) that are copied to the device as they
                 # arrive and concatenated into model batches there: no worker sits on a whole batch
                 # while the others idle at the end, and copies overlap with decoding.
                 chunk = batch_size if workers == 0 else batch_size // -(-batch_size // 32)
+                if on_device:  # workers read files / decode non-JPEGs; JPEGs are decoded on the device
+                    dataset: Any = _imagepipe.RawImageDataset(items, raw_jpeg=self._raw_jpeg,
+                                                              composite_alpha=self._composite_alpha)
+                    collate = _imagepipe.collate_list
+                else:
+                    dataset, collate = _ImageDataset(items, self._image_transform), None
                 loader = DataLoader(
-                    _ImageDataset(items, self._image_transform),
+                    dataset,
                     batch_size=chunk,
                     shuffle=False,
                     num_workers=workers,
                     pin_memory=cuda,
                     prefetch_factor=4 if workers > 0 else None,
                     persistent_workers=False,
+                    collate_fn=collate,
                 )
                 pending: list[Any] = []
                 n_pending = 0
                 for part in loader:
-                    pending.append(part.to(self.device, non_blocking=True))
+                    if on_device:
+                        pending.extend(part)
+                    else:
+                        pending.append(part.to(self.device, non_blocking=True))
                     n_pending += len(part)
                     if n_pending < batch_size and i + n_pending < n:
                         continue
-                    x = pending[0] if len(pending) == 1 else torch.cat(pending)
+                    if on_device:
+                        x = _imagepipe.to_model_size(pending, self._resize_spec, self.device)
+                    else:
+                        x = pending[0] if len(pending) == 1 else torch.cat(pending)
                     pending, n_pending = [], 0
                     feats = _as_embedding(self._encode_pixels(self._normalize_on_device(x)), "image")
                     out[i : i + len(x)].copy_(feats, non_blocking=cuda)
@@ -794,11 +823,13 @@ class TorchEncoder(Encoder):
         """
         import itertools
 
-        sig = tuple((id(t), t._version) for t in itertools.chain(self.model.parameters(), self.model.buffers()))
+        sig = (self.preprocess_on,) + tuple(
+            (id(t), t._version) for t in itertools.chain(self.model.parameters(), self.model.buffers()))
         memo = getattr(self, "_fingerprint_memo", None)
         if memo is not None and memo[0] == sig:
             return memo[1]
-        fp = weights_fingerprint(self.model, {"class": type(self).__name__, **self._config()})
+        fp = weights_fingerprint(self.model, {"class": type(self).__name__, **self._config(),
+                                              "preprocess_on": self.preprocess_on})
         self._fingerprint_memo = (sig, fp)
         return fp
 
@@ -927,6 +958,7 @@ class HFEncoder(TorchEncoder):
         revision: str | None = None,
         gated: bool = False,
         num_workers: int | None = None,
+        preprocess_on: str = "auto",
     ):
         import torch
         from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
@@ -1004,7 +1036,9 @@ class HFEncoder(TorchEncoder):
             self._std = tuple(float(s) for s in (std if isinstance(std, (list, tuple)) else [std] * 3))
         self._pp = {"resize": resize, "crop": crop, "resample": resample, "rescale": self._rescale,
                     "mean": self._mean, "std": self._std}
-        self._setup_runtime(device, precision, num_workers)
+        self._resize_spec = _imagepipe.spec_from_pil_resample(resize, resample, crop, "floor")
+        self._composite_alpha = True
+        self._setup_runtime(device, precision, num_workers, preprocess_on)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
         """Tokenise like the model was trained.
@@ -1071,6 +1105,7 @@ class OpenCLIPEncoder(TorchEncoder):
         device: str = "auto",
         precision: str = "auto",
         num_workers: int | None = None,
+        preprocess_on: str = "auto",
     ):
         import torch
 
@@ -1121,7 +1156,8 @@ class OpenCLIPEncoder(TorchEncoder):
         self._image_transform = _ComposeToUint8(steps)
         self._mean, self._std, self._rescale = mean, std, 1.0 / 255.0
         self._pp = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(pp).items()}
-        self._setup_runtime(device, precision, num_workers)
+        self._resize_spec = _imagepipe.spec_from_openclip(steps)
+        self._setup_runtime(device, precision, num_workers, preprocess_on)
         dim = getattr(getattr(model, "visual", None), "output_dim", None) or getattr(
             getattr(model, "text", None), "output_dim", None)
         if not dim:  # e.g. timm vision tower with a custom text tower: ask the model

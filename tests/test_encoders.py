@@ -528,6 +528,169 @@ def test_fingerprint_is_cheap_and_hex(tiny_arch):
     assert e.fingerprint() != fp
 
 
+# ----------------------------------------------------------------------------------------------
+# device-side preprocessing (preprocess_on="device")
+
+
+def _photo(h, w, seed, mode="RGB"):
+    """A smooth 'photo' (upsampled colour field + noise): what real images look like to a resize filter."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 16 + 2, w // 16 + 2, 3), dtype=np.uint8)
+    a = np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC)).astype(np.int16)
+    im = Image.fromarray(np.clip(a + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8))
+    return im.convert(mode)
+
+
+def _encoded(im, fmt):
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def _device_pixels(e, items):
+    """What the device path feeds the model (uint8 values as float), decoding JPEGs with torchvision."""
+    from gapkit import _imagepipe
+
+    parts = [_imagepipe.load_raw(it, raw_jpeg=True) for it in items]
+    return _imagepipe.to_model_size(parts, e._resize_spec, "cpu")
+
+
+def _pil_pixels(e, items):
+    return torch.stack([e._image_transform(enc._open_image(it)) for it in items]).float()
+
+
+@pytest.mark.parametrize("family", ["open_clip", "clip", "siglip"])
+def test_device_resize_matches_pil(family, tiny_random, clip_dir, siglip_dir):
+    """torch resize + crop on the device == each family's PIL preprocessing, within one grey level."""
+    e = {"open_clip": lambda: tiny_random,
+         "clip": lambda: load_encoder("clip-vit-b32", path=clip_dir, device="cpu"),
+         "siglip": lambda: load_encoder("siglip-b16-384", path=siglip_dir, device="cpu")}[family]()
+    assert e._resize_spec is not None
+    # photos shrunk on both axes (the common case): within one grey level, almost everywhere equal
+    for h, w in [(240, 320), (320, 240), (480, 640)]:
+        items = [_photo(h, w, h + w)]
+        d = (_device_pixels(e, items) - _pil_pixels(e, items)).abs()
+        assert d.max() <= 1 and d.mean() < 0.02, ((h, w), d.max(), d.mean())
+    # up-sampling, mixed up/down, odd sizes (crop offsets), grayscale and RGBA sources: Pillow sometimes
+    # resamples the vertical axis first, so the uint8 rounding between passes differs: a few grey levels
+    ims = [_photo(h, w, i) for i, (h, w) in enumerate([(240, 320), (320, 240), (61, 75), (33, 90), (65, 64)])]
+    ims += [_photo(50, 70, 7, "L"), _photo(90, 45, 8, "RGBA")]
+    for items in ([im] for im in ims):  # one at a time: sizes differ
+        got, want = _device_pixels(e, items), _pil_pixels(e, items)
+        assert got.shape == want.shape
+        d = (got - want).abs()
+        assert d.max() <= 3 and d.mean() < 0.3, (items[0].size, items[0].mode, d.max(), d.mean())
+    # several sizes in one batch: grouped by size, put back in order
+    mixed = ims[:5]
+    np.testing.assert_array_equal(_device_pixels(e, mixed).numpy(),
+                                  torch.cat([_device_pixels(e, [im]) for im in mixed]).numpy())
+
+
+def test_transparent_images_follow_each_family(clip_dir, tiny_random):
+    """transformers paints transparency onto white; open_clip drops alpha. Both paths, every input form."""
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    rgba = np.asarray(_photo(80, 96, 3, "RGBA")).copy()
+    rgba[..., 3] = np.linspace(0, 255, 96).astype(np.uint8)[None, :]  # transparent on the left
+    im = Image.fromarray(rgba, "RGBA")
+    c = load_encoder("clip-vit-b32", path=clip_dir, device="cpu")
+    ref = torch.as_tensor(CLIPImageProcessorPil.from_pretrained(clip_dir)(images=im, return_tensors="np")[
+        "pixel_values"])
+    torch.testing.assert_close(c.preprocess([im]), ref, atol=1e-4, rtol=0)
+    for items in ([im], rgba[None], [_encoded(im, "PNG")]):
+        c.preprocess_on = "cpu"
+        v_cpu = c.embed_images(items, progress=False)
+        c.preprocess_on = "device"
+        assert _cos_rows(c.embed_images(items, progress=False), v_cpu).min() > 0.9999
+    # open_clip: its own transform (Pillow resizes RGBA premultiplied, then the alpha is dropped) on the
+    # CPU path; the device path drops alpha before resizing, which differs only at part-transparent pixels
+    import open_clip
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    ref_tf = image_transform_v2(PreprocessCfg(**open_clip.get_model_preprocess_cfg(tiny_random.model)), is_train=False)
+    torch.testing.assert_close(tiny_random.preprocess([im]), ref_tf(im)[None], atol=1e-5, rtol=0)
+    e = load_encoder(f"random:{tiny_random.name.split(':', 1)[1]}", device="cpu", preprocess_on="device")
+    cos = _cos_rows(e.embed_images([im], progress=False), tiny_random.embed_images([im], progress=False))
+    assert cos.min() > 0.99
+
+
+def test_device_decode_matches_pil_for_every_input_form(tiny_random, tmp_path):
+    """JPEG decoded by torchvision (raw bytes, paths, HF dicts), PNG/PIL/arrays via PIL: same embeddings."""
+    ims = [_photo(120, 160, i) for i in range(6)]
+    jpegs = [_encoded(im, "JPEG") for im in ims]
+    paths = []
+    for i, b in enumerate(jpegs):
+        (tmp_path / f"{i}.jpg").write_bytes(b)
+        paths.append(str(tmp_path / f"{i}.jpg"))
+    arr = np.stack([np.asarray(im) for im in ims])
+    e = load_encoder(f"random:{tiny_random.name.split(':', 1)[1]}", device="cpu")
+    assert e.preprocess_on == "cpu"  # auto on the CPU: PIL, the reference path
+    e._force_raw_jpeg = True  # hand JPEGs to torchvision's decoder, as on CUDA
+    forms = {"jpeg": jpegs, "paths": paths, "hf": [{"bytes": b, "path": None} for b in jpegs],
+             "png": [_encoded(im, "PNG") for im in ims], "pil": ims, "array": arr}
+    for name, items in forms.items():
+        e.preprocess_on = "cpu"
+        ref = e.embed_images(items, progress=False, batch_size=4)
+        e.preprocess_on = "device"
+        got = e.embed_images(items, progress=False, batch_size=4, num_workers=0 if name != "paths" else 2)
+        assert got.shape == ref.shape and got.dtype == np.float32
+        assert _cos_rows(got, ref).min() > 0.9999, name
+    # the JPEG decoders agree exactly (both libjpeg-turbo)
+    from gapkit import _imagepipe
+
+    kind, raw = _imagepipe.load_raw(jpegs[0], raw_jpeg=True)
+    assert kind == "jpeg"
+    np.testing.assert_array_equal(_imagepipe.decode_jpegs([raw], "cpu")[0].permute(1, 2, 0).numpy(),
+                                  np.asarray(Image.open(io.BytesIO(jpegs[0])).convert("RGB")))
+
+
+def test_preprocess_on_setting(tiny_random, clip_dir, tmp_path):
+    e = load_encoder("clip-vit-b32", path=clip_dir, device="cpu", preprocess_on="device")
+    assert e.preprocess_on == "device"
+    fp = e.fingerprint()
+    e.preprocess_on = "cpu"
+    assert e.fingerprint() != fp  # cached embeddings never mix the two paths
+    e.preprocess_on = "auto"
+    assert e.preprocess_on == "cpu"  # no CUDA here
+    with pytest.raises(ValueError, match="'auto', 'cpu' or 'device'"):
+        e.preprocess_on = "gpu"
+    # a resize without an exact torch equivalent keeps the PIL path and refuses "device" clearly
+    from transformers import CLIPImageProcessor
+
+    lanczos = tmp_path / "lanczos"
+    import shutil
+
+    shutil.copytree(clip_dir, lanczos)
+    CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64},
+                       resample=1).save_pretrained(lanczos)
+    assert load_encoder(str(lanczos), device="cpu")._resize_spec is None
+    with pytest.raises(ValueError, match="no exact torch equivalent.*preprocess_on='cpu'"):
+        load_encoder(str(lanczos), device="cpu", preprocess_on="device")
+    # open_clip's 'longest' resize mode (ResizeKeepRatio + CenterCropOrPad) likewise
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    from gapkit import _imagepipe
+
+    steps = image_transform_v2(PreprocessCfg(resize_mode="longest"), is_train=False).transforms[:-2]
+    assert _imagepipe.spec_from_openclip(steps) is None
+    steps = image_transform_v2(PreprocessCfg(resize_mode="squash"), is_train=False).transforms[:-2]
+    assert _imagepipe.spec_from_openclip(steps).resize == (224, 224)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_device_preprocessing_matches_cpu(tiny_arch, tiny_random):
+    """nvJPEG decode + CUDA resize over many batches (stream reuse) == the PIL path on the CPU."""
+    ims = [_photo(200 + 8 * (i % 3), 260, i) for i in range(96)]
+    jpegs = [_encoded(im, "JPEG") for im in ims]
+    e = load_encoder(f"random:{tiny_arch}", device="cuda", precision="fp32")
+    assert e.preprocess_on == "device"
+    ref = tiny_random.embed_images(jpegs, progress=False, batch_size=16)
+    for items in (jpegs, np.stack([np.asarray(im) for im in ims[:16]])):
+        got = e.embed_images(items, progress=False, batch_size=16, num_workers=2)
+        assert _cos_rows(got, ref[: len(got)]).min() > 0.999
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(tiny_arch, tiny_random, clip_dir):
@@ -539,6 +702,8 @@ def test_cuda_matches_cpu(tiny_arch, tiny_random, clip_dir):
     assert _cos_rows(v, tiny_random.embed_images(imgs, progress=False)).min() > 0.98
     x = e.embed_texts(TEXTS, progress=False)
     assert _cos_rows(x, tiny_random.embed_texts(TEXTS, progress=False)).min() > 0.98
+    assert e.preprocess_on == "device" and e.fingerprint() != tiny_random.fingerprint()
+    e.preprocess_on = "cpu"
     assert e.fingerprint() == tiny_random.fingerprint()
     c = load_encoder("clip-vit-b32", path=clip_dir, device="cuda", precision="fp16")
     c_cpu = load_encoder("clip-vit-b32", path=clip_dir, device="cpu")
