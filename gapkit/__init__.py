@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "EncoderUnavailableError": "encoders",
     "EmbeddingCache": "cache",
     "cached_embed": "cache",
+    "cached_embed_dataset": "cache",
     # profile
     "resolve_profile": "profile",
     "Profile": "profile",

@@ -348,9 +348,9 @@ def array_batch(arr: np.ndarray, spec: ResizeCropSpec, device: str, pin: bool, c
     """
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(arr))
-    if pin:
-        t = t.pin_memory()
+    # one copy into a (pinned, on CUDA) staging tensor: works for read-only arrays such as PairedDataset.images
+    t = torch.empty(arr.shape, dtype=torch.uint8, pin_memory=pin)
+    t.numpy()[...] = arr
     t = t.to(device, non_blocking=True)
     if t.ndim == 3:
         t = t.unsqueeze(-1)

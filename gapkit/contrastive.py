@@ -321,7 +321,8 @@ def _images_tensor(images: Any, size: int, device: str):
             arr = _images_to_array(list(images), size)  # PIL resize handles mixed sizes
         if arr.ndim != 4 or arr.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (n, H, W, 3), got shape {arr.shape}.")
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
+        # a copy when read-only (PairedDataset.images): torch would warn about sharing non-writable memory
+        x = torch.from_numpy(np.ascontiguousarray(arr) if arr.flags.writeable else np.array(arr)).permute(0, 3, 1, 2)
         x = x.float() / 255.0 if arr.dtype == np.uint8 else x.float()
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)

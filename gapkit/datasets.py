@@ -70,7 +70,9 @@ class PairedDataset:
     Attributes
     ----------
     images : np.ndarray
-        uint8 array ``(n, H, W, 3)``.
+        uint8 array ``(n, H, W, 3)``, a read-only view (its content fingerprint is
+        remembered, see :meth:`content_fingerprints`); edit a copy
+        (``ds.images.copy()``) and build a new dataset, e.g. with ``dataclasses.replace``.
     texts : list of str
         ``texts[i]`` describes ``images[i]``.
     labels : np.ndarray
@@ -116,6 +118,8 @@ class PairedDataset:
             )
         if self.attributes is not None and len(self.attributes) != n:
             raise ValueError(f"{self.name}: attributes has {len(self.attributes)} rows for {n} pairs.")
+        images = images.view()
+        images.flags.writeable = False  # content fingerprints are memoised: the pixels must not change
         self.images = images
         self.texts = texts
         self.labels = labels
@@ -205,6 +209,23 @@ class PairedDataset:
         h.update(lab.tobytes())
         h.update(json.dumps(self.label_names).encode())
         return h.hexdigest()
+
+    def content_fingerprints(self) -> tuple[str, str]:
+        """``(images, texts)`` content fingerprints, exactly as :func:`gapkit.cache.cached_embed` computes them.
+
+        The image fingerprint (sha256 of every image, in threads) is computed once
+        per dataset object and remembered: ``images`` is a read-only view, so the
+        pixels cannot change under it. Texts are hashed on every call (cheap; the
+        list may be edited). Used by :func:`gapkit.cache.cached_embed_dataset`, so
+        a cache hit costs a file read, not a pass over every pixel.
+        """
+        from .cache import fingerprint_images, fingerprint_texts
+
+        memo = self.__dict__.get("_image_fp")
+        if memo is None or memo[0] is not self.images:
+            memo = (self.images, fingerprint_images(self.images))
+            self._image_fp = memo
+        return memo[1], fingerprint_texts(self.texts)
 
     def class_counts(self) -> dict[str, int]:
         """Pairs per class (per label column for multilabel)."""

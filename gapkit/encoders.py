@@ -58,11 +58,23 @@ layer norms and softmaxes keep fp32 accumulation. Outputs are always float32.
 Image pipeline
 --------------
 Images (PIL images, a uint8 array ``(n, H, W, 3)``, file paths or encoded
-bytes) are decoded, resized and cropped in ``DataLoader`` workers into uint8
-tensors; pinned-memory batches are copied to the device with
-``non_blocking=True``, and rescaling/normalisation happens there. A float array
-or tensor ``(n, 3, H, W)`` is taken as already preprocessed pixel values (see
-:meth:`TorchEncoder.preprocess`) and goes straight to the model.
+bytes) are preprocessed in one of two places (``preprocess_on=``, a
+:func:`load_encoder` keyword and a settable attribute):
+
+``"cpu"`` (the default on CPU)
+    decoded, resized and cropped with PIL in ``DataLoader`` workers into uint8
+    tensors: exactly the model's reference preprocessing. Pinned batches are
+    copied to the device with ``non_blocking=True``; rescaling and normalisation
+    happen there.
+``"device"`` (the default on CUDA)
+    JPEGs are decoded on the GPU (nvJPEG, batched), uint8 arrays and PIL images
+    are copied as they are, and the resize + crop run in torch on the device
+    (:mod:`gapkit._imagepipe`, PIL's filters; within one grey level of the PIL
+    path for photos shrunk on both axes). A small model such as ViT-B/32 embeds
+    far faster than CPU workers can decode, above all on a 2-core Colab runtime.
+
+A float array or tensor ``(n, 3, H, W)`` is taken as already preprocessed pixel
+values (see :meth:`TorchEncoder.preprocess`) and goes straight to the model.
 """
 
 from __future__ import annotations

@@ -272,3 +272,53 @@ def test_cached_embed_with_real_encoder(tmp_path):
     meta = store.meta(store.keys()[0])
     assert meta["model"] == "random:gapkit-cache-tiny" and "encoder" in meta
     assert os.path.commonpath([store.path(store.keys()[0]), tmp_path]) == str(tmp_path)
+
+
+def test_dataset_fingerprints_are_cached_embeds_and_remembered(monkeypatch):
+    import dataclasses
+
+    from gapkit.datasets import PairedDataset
+
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    ds = PairedDataset(images=src, texts=list("abcdef"), labels=np.arange(6) % 2, label_names=["x", "y"], name="toy")
+    assert ds.content_fingerprints() == (fingerprint_images(src), fingerprint_texts(list("abcdef")))
+    # the pixels cannot change under the remembered fingerprint
+    assert not ds.images.flags.writeable and src.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        ds.images[0, 0, 0, 0] = 1
+    calls = []
+    monkeypatch.setattr(gc, "fingerprint_images", lambda x, **kw: calls.append(1) or "fp")
+    ds.content_fingerprints()
+    assert calls == []  # remembered
+    ds.texts[0] = "changed"  # texts are re-hashed on every call
+    assert ds.content_fingerprints()[1] == fingerprint_texts(["changed", *"bcdef"])
+    other = dataclasses.replace(ds, images=src[::-1])  # a new dataset hashes its own pixels
+    assert other.content_fingerprints()[0] == "fp" and calls == [1]
+
+
+def test_cached_embed_dataset(store):
+    import dataclasses
+
+    from gapkit.cache import cached_embed_dataset
+    from gapkit.datasets import PairedDataset
+
+    rng = np.random.default_rng(1)
+    ds = PairedDataset(images=rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8), texts=list("vwxyz"),
+                       labels=np.arange(5) % 2, label_names=["x", "y"], name="toy")
+    enc = CountingEncoder()
+    img, txt = cached_embed_dataset(enc, ds, split="train", cache=store, progress=False)
+    assert enc.calls == 2 and img.shape == txt.shape == (5, 4)
+    # the same keys as cached_embed with computed fingerprints: a hit either way, nothing recomputed
+    np.testing.assert_array_equal(
+        cached_embed(enc, "image", ds.images, dataset_id="toy", split="train", cache=store, progress=False), img)
+    img2, txt2 = cached_embed_dataset(enc, ds, split="train", cache=store, progress=False)
+    assert enc.calls == 2
+    np.testing.assert_array_equal(img2, img)
+    np.testing.assert_array_equal(txt2, txt)
+    # new texts: only the texts are embedded again
+    cached_embed_dataset(enc, dataclasses.replace(ds, texts=list("VWXYZ")), split="train", cache=store,
+                         progress=False)
+    assert enc.calls == 3
+    with pytest.raises(TypeError, match="PairedDataset"):
+        cached_embed_dataset(enc, ds.images, cache=store)

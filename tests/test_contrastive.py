@@ -126,7 +126,7 @@ def test_embed_images_accepts_pil_and_tensors(trained, data):
     ref = trained.embed_images(data.images[:4])
     pil = [Image.fromarray(im) for im in data.images[:4]]
     np.testing.assert_allclose(trained.embed_images(pil), ref, atol=1e-5)
-    tensor = torch.from_numpy(data.images[:4]).permute(0, 3, 1, 2).float() / 255
+    tensor = torch.tensor(data.images[:4]).permute(0, 3, 1, 2).float() / 255  # a copy: images are read-only
     np.testing.assert_allclose(trained.embed_images(tensor), ref, atol=1e-5)
     big = np.repeat(np.repeat(data.images[:4], 2, axis=1), 2, axis=2)  # 64x64 -> resized to 32x32
     assert trained.embed_images(big).shape == (4, trained.dim)
