@@ -40,9 +40,14 @@ Two implementations of the same protocol:
   mean loss and AdamW runs elementwise, so every head follows exactly the
   trajectory it would follow alone (same init, same batches, same updates) up
   to floating-point rounding (float64: identical to ~1e-12; float32: metrics
-  within ~1e-6 in the benchmark). Heads that early-stop are masked out (zero
-  gradient, no AdamW update, no weight decay) and keep their best-validation
-  snapshot; they still ride along in the matmuls until the last head stops.
+  within ~1e-6 in the benchmark). Heads that early-stop get zero gradients and
+  keep their best-validation snapshot, which is what they are scored with; they
+  still ride along in the matmuls (and in the one fused AdamW update of all
+  parameters, whose weight decay moves them harmlessly) until the last head
+  stops. The normalisation factors ``1/‖x̂ + cΔ‖`` depend only on the data, Δ
+  and λ, so they are computed once per row before training, and a training
+  step is a handful of kernels: one gather per tensor, two batched matmuls per
+  modality, the loss gradient, one fused AdamW update.
   The linear head uses closed-form gradients (tested against autograd); the
   MLP uses autograd. ``batched=False`` runs the same sweep through
   :func:`train_head`, one head at a time.
@@ -67,7 +72,6 @@ from scipy.stats import rankdata
 from sklearn.model_selection import train_test_split
 
 from ._validation import as_matrix, as_paired, check_labels, l2_normalize
-from .geometry import gap_vector
 from .shift import lambda_shift
 
 __all__ = [
@@ -530,13 +534,13 @@ class _BatchedHeads:
             self.mask_shapes += [(S, L, 1, 1), (S, L, 1)]
         self.params = [p.to(device=device, dtype=dtype).contiguous().requires_grad_(True) for p in params]
 
-    def forward(self, X: torch.Tensor, P: torch.Tensor, delta: torch.Tensor, dnorm2: torch.Tensor,
-                c: torch.Tensor, renormalize: bool) -> torch.Tensor:
+    def forward(self, X: torch.Tensor, R: torch.Tensor | None, delta: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Logits ``(S, L, B, K)`` of every head.
 
         ``X (S, B, 2d)``: unshifted unit rows ``[t̂, v̂]`` of each seed's batch;
-        ``P (S, B, 2)``: ``⟨t̂, Δ_s⟩, ⟨v̂, Δ_s⟩``; ``c (2, L)``: +λ/2 (text), −λ/2
-        (image). The first layer computes ``(W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, which is
+        ``R (S, B, 2, L)``: ``1/‖x̂ + c_mΔ_s‖`` per row, modality and λ (:func:`_inv_norms`;
+        ``None`` without re-normalisation); ``c (2, L)``: +λ/2 (text), −λ/2 (image).
+        The first layer computes ``(W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, which is
         ``W·normalise(x̂ + cΔ)`` without ever forming the shifted rows.
         """
         S, L, H, d = self.S, self.L, self.H, self.d
@@ -546,22 +550,19 @@ class _BatchedHeads:
         for m in range(2):
             Z = torch.bmm(W1[m], X[..., m * d:(m + 1) * d].transpose(1, 2))      # batched over seeds: (S, L·H, B)
             Z = Z.view(S, L, H, -1) + c[m][None, :, None, None] * WD[m][..., None]
-            if renormalize:
-                cm = c[m][None, :, None]                                         # (1, L, 1)
-                r2 = 1.0 + 2.0 * cm * P[:, None, :, m] + cm**2 * dnorm2[:, None, None]   # (S, L, B)
-                Z = Z * torch.rsqrt(r2)[:, :, None, :]
+            if R is not None:
+                Z = Z * R[:, :, m, :].transpose(1, 2)[:, :, None, :]             # (S, L, 1, B)
             pre = pre + Z                                                        # (S, L, H, B)
         if self.head == "mlp":
             pre = torch.matmul(self.params[2], torch.relu(pre)) + self.params[3][..., None]   # (S, L, K, B)
         return pre.transpose(2, 3)
 
     @torch.no_grad()
-    def linear_grads(self, X: torch.Tensor, P: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
-                     dnorm2: torch.Tensor, c: torch.Tensor, renormalize: bool, task: str, weights: torch.Tensor,
-                     mask: torch.Tensor) -> list[torch.Tensor]:
+    def linear_grads(self, X: torch.Tensor, R: torch.Tensor | None, y: torch.Tensor, delta: torch.Tensor,
+                     c: torch.Tensor, task: str, weights: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Gradients of ``Σ_heads mask · mean-loss`` for the linear head, in closed form.
 
-        With ``z = Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ) + b`` (``ρ_m = 1/‖x̂_m + c_mΔ‖``):
+        With ``z = Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ) + b`` (``ρ_m = 1/‖x̂_m + c_mΔ‖``, from ``R``):
         ``∂/∂W_m = Σ_b g_b ρ_mb x̂_mb + c_m (Σ_b g_b ρ_mb) Δ``, ``∂/∂b = Σ_b g_b``,
         with ``g = ∂loss/∂z``; the same quantities autograd computes for
         :meth:`forward` + :func:`_batched_loss` (tested), without building a graph.
@@ -575,13 +576,10 @@ class _BatchedHeads:
         for m in range(2):
             Xm = X[..., m * d:(m + 1) * d]
             Z = torch.bmm(W1[m], Xm.transpose(1, 2)).view(S, L, K, B) + c[m][None, :, None, None] * WD[m][..., None]
-            if renormalize:
-                cm = c[m][None, :, None]
-                r = torch.rsqrt(1.0 + 2.0 * cm * P[:, None, :, m] + cm**2 * dnorm2[:, None, None])[:, :, None, :]
+            r = None if R is None else R[:, :, m, :].transpose(1, 2)[:, :, None, :]   # (S, L, 1, B)
+            if r is not None:
                 Z = Z * r
-                rho.append(r)                                                    # (S, L, 1, B)
-            else:
-                rho.append(None)
+            rho.append(r)
             z = z + Z                                                            # (S, L, K, B)
         if task == "multiclass":
             onehot = F.one_hot(y, K).to(z.dtype).transpose(1, 2)[:, None]        # (S, 1, K, B)
@@ -598,6 +596,48 @@ class _BatchedHeads:
             torch.bmm(Gm.reshape(S, L * K, B), X[..., m * d:(m + 1) * d], out=gW[m].view(S, L * K, d))
             gW[m] += (c[m][None, :, None] * Gm.sum(-1))[..., None] * delta[:, None, None, :]
         return [gW, g.sum(-1)]
+
+
+def _inv_norms(P: torch.Tensor, c: torch.Tensor, dnorm2: torch.Tensor) -> torch.Tensor:
+    """``1/‖x̂ + c_{m,l}Δ_s‖ = 1/√(1 + 2c⟨x̂, Δ_s⟩ + c²‖Δ_s‖²)`` for unit rows: ``(S, n, 2, L)``.
+
+    ``P (S, n, 2)``: ``⟨t̂, Δ_s⟩, ⟨v̂, Δ_s⟩`` per row; ``c (2, L)``; ``dnorm2 (S,)``: ``‖Δ_s‖²``.
+    """
+    return torch.rsqrt(1.0 + 2.0 * P[..., None] * c[None, None] + (c**2)[None, None] * dnorm2[:, None, None, None])
+
+
+def _adamw_update(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avg: list[torch.Tensor],
+                  exp_avg_sq: list[torch.Tensor], steps: list[torch.Tensor], *, lr: float, weight_decay: float,
+                  fused: bool) -> bool:
+    """One AdamW step for all tensors, ``torch.optim.AdamW``'s update: fused (one kernel) when possible.
+
+    Returns whether the fused kernel ran (``False`` after a fallback, e.g. an old
+    torch without fused AdamW on this device: then multi-tensor ``_foreach`` ops).
+    """
+    b1, b2 = _BETAS
+    with torch.no_grad():
+        torch._foreach_add_(steps, 1)
+        if fused and all(p.is_contiguous() for p in params):
+            # the fused kernel walks raw memory: every tensor must be dense in the same layout (autograd may
+            # hand back a gradient with permuted strides, e.g. through the einsum of the first layer)
+            grads = [g.contiguous() for g in grads]
+            try:
+                torch._fused_adamw_(params, grads, exp_avg, exp_avg_sq, [], steps, lr=lr, beta1=b1, beta2=b2,
+                                    weight_decay=weight_decay, eps=_EPS, amsgrad=False, maximize=False)
+                return True
+            except (RuntimeError, NotImplementedError, AttributeError):
+                pass
+        step = float(steps[0])
+        bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step) ** 0.5
+        torch._foreach_mul_(params, 1 - lr * weight_decay)
+        torch._foreach_lerp_(exp_avg, grads, 1 - b1)
+        torch._foreach_mul_(exp_avg_sq, b2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - b2)
+        denom = torch._foreach_sqrt(exp_avg_sq)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, _EPS)
+        torch._foreach_addcdiv_(params, exp_avg, denom, -lr / bc1)
+    return False
 
 
 def _batched_loss(logits: torch.Tensor, y: torch.Tensor, task: str, weights: torch.Tensor) -> torch.Tensor:
@@ -706,13 +746,16 @@ def sweep_lambda(
     splits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     deltas: dict[int, np.ndarray] = {}
     inner: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    delta_all = gap_vector(v_hat, t_hat) if transductive else None
     for s in seeds_t:
         tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
         splits[s] = (tr, te)
-        deltas[s] = delta_all if transductive else gap_vector(v_hat[tr], t_hat[tr])
         fit_pos, val_pos = split_indices(y_raw[tr], val_size, s)
         inner[s] = (tr[fit_pos], tr[val_pos])
+    # Δ_s = mean of v̂ − t̂ over seed s's training rows (rows are unit already; only those rows are read)
+    diff = v_hat - t_hat
+    delta_all = diff.mean(axis=0) if transductive else None
+    for s in seeds_t:
+        deltas[s] = delta_all if transductive else diff[splits[s][0]].mean(axis=0)
 
     # geometry of the shifted training embeddings, per (λ, seed)
     gap_rows = []
@@ -786,6 +829,8 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     dnorm2 = torch.as_tensor((delta_np**2).sum(-1), dtype=tdt, device=device)
     lam_t = torch.as_tensor(lams, dtype=tdt, device=device)
     c = torch.stack([lam_t / 2, -lam_t / 2])                  # (2, L): text +λ/2, image −λ/2
+    # 1/‖x̂ + cΔ‖ per row, modality and λ: fixed by the data, so computed once, not at every step
+    Rf, Rv, Rt = ((_inv_norms(P, c, dnorm2) if renormalize else None) for P in (Pf, Pv, Pt))
     weights = torch.as_tensor(np.stack([_class_weights(ycodes[inner[s][0]], task, n_out) for s in seeds]),
                               dtype=tdt, device=device)
 
@@ -794,6 +839,8 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     params = model.params
     exp_avg = [torch.zeros_like(p) for p in params]
     exp_avg_sq = [torch.zeros_like(p) for p in params]
+    adam_steps = [torch.zeros((), dtype=torch.float32, device=device) for _ in params]
+    fused = True
     best_params = [p.detach().clone() for p in params]
 
     active = torch.ones(S, L, dtype=torch.bool, device=device)
@@ -802,14 +849,13 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     wait = np.zeros((S, L), dtype=int)
     epochs_run = np.zeros((S, L), dtype=int)
     n_fit = Xf.shape[1]
-    Xf_flat, Pf_flat = Xf.view(S * n_fit, 2 * d), Pf.view(S * n_fit, 2)
+    Xf_flat = Xf.view(S * n_fit, 2 * d)
+    Rf_flat = None if Rf is None else Rf.view(S * n_fit, 2, L)
     Yf_flat = Yf.reshape(S * n_fit, *Yf.shape[2:])
     offsets = (torch.arange(S, device=device) * n_fit)[:, None]
-    b1, b2 = _BETAS
-    step = 0
 
-    def logits_of(X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
-        return torch.cat([model.forward(X[:, i:i + _CHUNK], P[:, i:i + _CHUNK], delta, dnorm2, c, renormalize)
+    def logits_of(X: torch.Tensor, R: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([model.forward(X[:, i:i + _CHUNK], None if R is None else R[:, i:i + _CHUNK], delta, c)
                           for i in range(0, X.shape[1], _CHUNK)], dim=2)
 
     from tqdm.auto import tqdm
@@ -824,26 +870,19 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
             B = rows.shape[1]
             flat = rows.reshape(-1)
             Xb = Xf_flat.index_select(0, flat).view(S, B, 2 * d)
-            Pb = Pf_flat.index_select(0, flat).view(S, B, 2)
+            Rb = None if Rf_flat is None else Rf_flat.index_select(0, flat).view(S, B, 2, L)
             Yb = Yf_flat.index_select(0, flat).view(S, B, *Yf.shape[2:])
             if head == "linear":   # closed-form gradients: same numbers as autograd, a third of the kernel calls
-                grads = model.linear_grads(Xb, Pb, Yb, delta, dnorm2, c, renormalize, task, weights, mask)
+                grads = model.linear_grads(Xb, Rb, Yb, delta, c, task, weights, mask)
             else:
-                logits = model.forward(Xb, Pb, delta, dnorm2, c, renormalize)
+                logits = model.forward(Xb, Rb, delta, c)
                 loss = (_batched_loss(logits, Yb, task, weights) * mask).sum()   # Σ_heads of per-head mean loss
-                grads = torch.autograd.grad(loss, params)
-            step += 1
-            bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step) ** 0.5
-            with torch.no_grad():  # AdamW, elementwise, exactly torch.optim.AdamW's update; frozen heads skip it
-                for p, g, m, v, shape in zip(params, grads, exp_avg, exp_avg_sq, model.mask_shapes):
-                    a = mask.view(shape)
-                    p.mul_(1 - lr * weight_decay * a)
-                    m.lerp_(g, 1 - b1)
-                    v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                    denom = (v.sqrt() / bc2_sqrt).add_(_EPS)
-                    p.addcdiv_(m * a, denom, value=-lr / bc1)
+                grads = list(torch.autograd.grad(loss, params))
+            # AdamW, elementwise: exactly torch.optim.AdamW's update for every head that is still training
+            fused = _adamw_update(params, grads, exp_avg, exp_avg_sq, adam_steps, lr=lr, weight_decay=weight_decay,
+                                  fused=fused)
         with torch.no_grad():
-            val = _batched_loss(logits_of(Xv, Pv), Yv, task, weights).double().cpu().numpy()
+            val = _batched_loss(logits_of(Xv, Rv), Yv, task, weights).double().cpu().numpy()
         act = active.cpu().numpy().copy()  # (.numpy() on CPU shares memory with `active`)
         improved = act & (val < best)
         best[improved] = val[improved]
@@ -868,7 +907,7 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     with torch.no_grad():
         for p, bp in zip(params, best_params):
             p.copy_(bp)
-        logits = logits_of(Xt, Pt)
+        logits = logits_of(Xt, Rt)
         proba = (torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)).double().cpu().numpy()
     out: dict[tuple[int, float], dict[str, float]] = {}
     for i, s in enumerate(seeds):

@@ -193,7 +193,7 @@ def test_gap_columns_match_geometry(renormalize):
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 @pytest.mark.parametrize("renormalize", [True, False])
 def test_closed_form_linear_gradients_match_autograd(task, renormalize):
-    from gapkit.train import _BatchedHeads, _batched_loss, _init_params
+    from gapkit.train import _BatchedHeads, _batched_loss, _init_params, _inv_norms
 
     S, L, d, B, K = 2, 3, 6, 10, (1 if task == "binary" else 3)
     gen = torch.Generator().manual_seed(0)
@@ -212,10 +212,14 @@ def test_closed_form_linear_gradients_match_autograd(task, renormalize):
         y = torch.randint(0, 2, (S, B, K), generator=gen).double()
     weights = 0.5 + torch.rand(S, K, generator=gen, dtype=torch.float64)
     mask = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
-    args = (delta, (delta**2).sum(-1), c, renormalize)
-    loss = (_batched_loss(model.forward(X, P, *args), y, task, weights) * mask).sum()
+    R = _inv_norms(P, c, (delta**2).sum(-1)) if renormalize else None
+    # R is 1/‖x̂ + cΔ‖ per row, modality and λ, computed from the shifted rows themselves
+    shifted = X.view(S, B, 2, 1, d) + c.reshape(1, 1, 2, L, 1) * delta[:, None, None, None, :]
+    torch.testing.assert_close(_inv_norms(P, c, (delta**2).sum(-1)), 1 / torch.linalg.norm(shifted, dim=-1),
+                               atol=1e-12, rtol=0)
+    loss = (_batched_loss(model.forward(X, R, delta, c), y, task, weights) * mask).sum()
     auto = torch.autograd.grad(loss, model.params)
-    closed = model.linear_grads(X, P, y, *args, task, weights, mask)
+    closed = model.linear_grads(X, R, y, delta, c, task, weights, mask)
     for a, b in zip(auto, closed):
         torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-10)
 
@@ -251,3 +255,29 @@ def test_metrics_match_sklearn():
     assert got["f1_macro"] == pytest.approx(f1_score(y, (proba >= 0.5).astype(int), average="macro", zero_division=0))
     assert got["auc"] == pytest.approx(roc_auc_score(y, proba, average="macro"))
     assert np.isnan(evaluate_predictions(np.zeros(5), np.linspace(0, 1, 5), "binary")["auc"])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_adamw_update_matches_torch_optim(fused):
+    """The sweep's one-call AdamW (fused kernel or _foreach fallback) == torch.optim.AdamW, step by step,
+    including a gradient whose memory layout differs from its parameter's (what autograd returns through
+    the first layer's einsum, which the fused kernel would misread without a contiguous copy)."""
+    from gapkit.train import _adamw_update
+
+    gen = torch.Generator().manual_seed(0)
+    ref = [torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64), torch.randn(3, 4, generator=gen,
+                                                                                   dtype=torch.float64)]
+    ours = [p.clone() for p in ref]
+    opt = torch.optim.AdamW(ref, lr=3e-3, weight_decay=0.01)
+    m, v = [torch.zeros_like(p) for p in ours], [torch.zeros_like(p) for p in ours]
+    steps = [torch.zeros((), dtype=torch.float32) for _ in ours]
+    for _ in range(4):
+        grads = [torch.randn(3, 2, 4, 5, generator=gen, dtype=torch.float64).transpose(0, 1),  # permuted strides
+                 torch.randn(3, 4, generator=gen, dtype=torch.float64)]
+        assert not grads[0].is_contiguous()
+        for p, g in zip(ref, grads):
+            p.grad = g.clone()
+        opt.step()
+        assert _adamw_update(ours, grads, m, v, steps, lr=3e-3, weight_decay=0.01, fused=fused) == fused
+        for a, b in zip(ours, ref):
+            torch.testing.assert_close(a, b, atol=1e-14, rtol=1e-12)
