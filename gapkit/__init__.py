@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "alignment": "geometry",
     "uniformity": "geometry",
     "gap_report": "geometry",
+    "normalize_rows": "geometry",
     "GapReport": "geometry",
     # shift
     "LambdaShift": "shift",
@@ -53,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     # robustness
     "flip_rate": "robustness",
     "zero_shot_accuracy": "robustness",
+    "zero_shot_margins": "robustness",
     # encoders and cache
     "load_encoder": "encoders",
     "available_encoders": "encoders",

@@ -36,6 +36,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -55,6 +56,8 @@ __all__ = [
     "HAM10000_CLASSES",
     "HAM10000_HUB",
     "CAPTION_SOURCES",
+    "PERSON_WORDS",
+    "mentions_person",
 ]
 
 
@@ -850,6 +853,17 @@ CAPTION_SOURCES: dict[str, dict[str, str]] = {
 }
 
 
+#: Words that mark a person in a caption (``load_captions(..., label="person")``), plurals included.
+PERSON_WORDS = ("man", "men", "woman", "women", "person", "people", "boy", "girl", "child", "children", "kid",
+                "player", "lady", "guy")
+_PERSON_RE = re.compile(r"\b(" + "|".join(PERSON_WORDS) + r")s?\b")
+
+
+def mentions_person(caption: str) -> bool:
+    """Whether a caption names a person (one of :data:`PERSON_WORDS`, case-insensitive, whole words)."""
+    return bool(_PERSON_RE.search(str(caption).lower()))
+
+
 def load_captions(
     name: str = "coco",
     records: Any = None,
@@ -861,6 +875,7 @@ def load_captions(
     caption_index: int = 0,
     image_size: int | None = 224,
     max_samples: int | None = 5000,
+    label: str | None = None,
 ) -> PairedDataset:
     """A natural image–caption set: one caption per image (COCO 2017 val or Flickr30k).
 
@@ -878,11 +893,17 @@ def load_captions(
         Resize images to a square of this side (``None`` keeps them).
     max_samples : int or None
         Stream only this many rows (default 5,000, the size Liang 2022 measures on).
+    label : {None, "person"}
+        ``None``: all labels zero (``label_names=["image"]``), caption sets have no
+        classes. ``"person"``: a binary label for supervised evaluation, 1 when one
+        of the image's *other* captions names a person (:func:`mentions_person`),
+        so the label is not computed from the input text (which is, of course,
+        informative about it). Needs several captions per image (COCO has five).
 
-    Labels are all zero (``label_names=["image"]``): caption sets have no classes.
-
-    Chapters 1, 3 (full profile).
+    Chapters 1, 3, 5 (full profile).
     """
+    if label not in (None, "person"):
+        raise ValueError(f"label must be None or 'person', got {label!r}")
     if name not in CAPTION_SOURCES and dataset_id is None:
         raise ValueError(f"unknown caption set {name!r}; known: {sorted(CAPTION_SOURCES)} (or pass dataset_id=).")
     preset = dict(CAPTION_SOURCES.get(name, {"split": "test", "image": "image", "caption": "caption",
@@ -902,23 +923,35 @@ def load_captions(
             f"{name}: caption column {caption_column!r} not found; available: {list(frame.columns)}. "
             "Pass caption_column=."
         )
-    texts = []
+    texts, person = [], []
     for i, cap in enumerate(frame[caption_column]):
-        if isinstance(cap, str):
-            texts.append(cap.strip())
-            continue
-        caps = list(cap) if cap is not None else []
+        caps = [cap] if isinstance(cap, str) else (list(cap) if cap is not None else [])
         if not caps:
             raise ValueError(f"{name}: row {i} has no caption.")
-        texts.append(str(caps[min(caption_index, len(caps) - 1)]).strip())
+        keep = min(caption_index, len(caps) - 1)
+        texts.append(str(caps[keep]).strip())
+        if label == "person":
+            others = caps[:keep] + caps[keep + 1:]
+            if not others:
+                raise ValueError(
+                    f"{name}: row {i} has a single caption; label='person' reads the image's *other* captions "
+                    "(COCO has five per image). Use a set with several captions, or label=None."
+                )
+            person.append(int(any(mentions_person(c) for c in others)))
     n = len(texts)
+    desc = (f"{n} natural images from {preset.get('title', name)} ({source}), each with one "
+            f"human-written caption, e.g. “{texts[0]}”.")
+    if label == "person":
+        labels, label_names = np.asarray(person, dtype=np.int64), ["no person", "person"]
+        desc += f" Label: a person is named in one of the other captions ({100 * labels.mean():.0f} % of images)."
+    else:
+        labels, label_names = np.zeros(n, dtype=np.int64), ["image"]
     return PairedDataset(
         images=images,
         texts=texts,
-        labels=np.zeros(n, dtype=np.int64),
-        label_names=["image"],
-        name=f"captions({name},{dataset_id},{split},n={n})",
-        description=f"{n} natural images from {preset.get('title', name)} ({source}), each with one "
-                    f"human-written caption, e.g. “{texts[0]}”.",
+        labels=labels,
+        label_names=label_names,
+        name=f"captions({name},{dataset_id},{split},n={n}{',person' if label else ''})",
+        description=desc,
         attributes=None,
     )

@@ -48,6 +48,7 @@ from ._io import atomic_open
 from ._validation import as_matrix, as_paired, l2_normalize
 
 __all__ = [
+    "normalize_rows",
     "gap_vector",
     "centroid_gap",
     "paired_distance",
@@ -335,6 +336,24 @@ def _separability(img: np.ndarray, txt: np.ndarray, test_size: float, seed: int 
 # ---------------------------------------------------------------------------
 # public metrics
 # ---------------------------------------------------------------------------
+
+
+def normalize_rows(x: Any, *, dtype: Any = None) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm (a new array): embeddings put on the unit sphere.
+
+    Every metric here normalises internally; use this where a chapter works with
+    the unit rows themselves (cosines, margins, projections). Validated: NaN/inf
+    rows and all-zero rows raise a ``ValueError`` naming the rows and the fix.
+
+    Parameters
+    ----------
+    x : array-like or torch.Tensor, shape (n, d)
+    dtype : numpy dtype, optional
+        Result dtype (default: ``x``'s float type, at least float32).
+
+    Used in chapters 4 and 6.
+    """
+    return l2_normalize(as_matrix(x, name="x", min_rows=1), dtype=dtype)
 
 
 def gap_vector(image: Any, text: Any) -> np.ndarray:

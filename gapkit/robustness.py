@@ -28,8 +28,8 @@ import pandas as pd
 
 from ._validation import as_matrix, l2_normalize
 
-__all__ = ["zero_shot_predict", "zero_shot_accuracy", "perturb", "flip_rate", "flip_rate_curve",
-           "flip_rate_between"]
+__all__ = ["zero_shot_predict", "zero_shot_accuracy", "zero_shot_margins", "perturb", "flip_rate",
+           "flip_rate_curve", "flip_rate_between"]
 
 Perturbation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -64,6 +64,18 @@ def zero_shot_accuracy(query_emb: Any, class_emb: Any, labels: Any) -> float:
     if lab.dtype.kind not in "iu" or lab.min() < 0 or lab.max() >= c.shape[0]:
         raise ValueError(f"labels must be integer row indices into class_emb (0..{c.shape[0] - 1}).")
     return float(np.mean(_predict_unit(q, c) == lab))
+
+
+def zero_shot_margins(query_emb: Any, class_emb: Any) -> np.ndarray:
+    """Top-1 minus top-2 cosine of each query against the class embeddings (shape (n,), ≥ 0).
+
+    How far each zero-shot prediction is from changing: a perturbation that moves
+    the two best class scores by less than half the margin cannot flip it.
+    Chapters 4 and 6.
+    """
+    q, c = _pair(query_emb, class_emb)
+    top2 = np.partition(q @ c.T, -2, axis=1)[:, -2:]
+    return top2.max(axis=1) - top2.min(axis=1)
 
 
 def perturb(x_unit: np.ndarray, kind: str | Perturbation = "gaussian", *, sigma: float = 0.05, bits: int = 8,

@@ -329,3 +329,24 @@ def test_captions_loader_on_fixtures():
         load_captions("flickr30k", records=coco_like, image_size=8)
     with pytest.raises(ValueError, match="unknown caption set"):
         load_captions("nope", records=coco_like)
+
+
+def test_captions_person_label_reads_the_other_captions():
+    from gapkit.datasets import mentions_person
+
+    assert mentions_person("Two Women riding bikes.") and mentions_person("a boy") and mentions_person("A MAN.")
+    assert not mentions_person("a manual typewriter") and not mentions_person("a dog on a sofa")
+    rng = np.random.default_rng(2)
+    caps = [["a man with a dog", "a dog on grass"],          # person only in the kept caption -> 0
+            ["a dog on grass", "a woman walks her dog"],     # person in another caption -> 1
+            ["a red bus", "a bus in the street"]]            # no person -> 0
+    recs = [{"image": rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), "answer": c} for c in caps]
+    ds = load_captions("coco", records=recs, image_size=8, label="person")
+    assert ds.labels.tolist() == [0, 1, 0] and ds.label_names == ["no person", "person"]
+    assert ds.texts[0] == "a man with a dog" and "person" in ds.name and "33 %" in ds.description
+    assert load_captions("coco", records=recs, image_size=8, label="person", caption_index=1).labels.tolist() == [1, 0, 0]
+    single = pd.DataFrame({"image": [r["image"] for r in recs], "caption": ["a man", "a dog", "a bus"]})
+    with pytest.raises(ValueError, match="single caption"):
+        load_captions("flickr30k", records=single, label="person")
+    with pytest.raises(ValueError, match="label must be"):
+        load_captions("coco", records=recs, label="dog")

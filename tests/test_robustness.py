@@ -73,3 +73,37 @@ def test_orthogonal_shift_keeps_clean_zero_shot_accuracy_exactly():
     # the λ-shift moves the prompts too and is not guaranteed to keep predictions
     ls = LambdaShift(lam=1.0).fit(images, captions)
     assert np.isfinite(zero_shot_accuracy(ls.transform_image(images), ls.transform_text(prompts), labels))
+
+
+def test_zero_shot_margins_closed_form_and_naive():
+    from gapkit.robustness import zero_shot_margins
+
+    e1, e2 = np.eye(3)[0], np.eye(3)[1]
+    classes = np.stack([e1, (e1 + e2) / np.sqrt(2), e2])
+    # a query on e1 scores 1, 1/√2, 0: margin 1 − 1/√2; scale does not matter (cosines)
+    np.testing.assert_allclose(zero_shot_margins(5 * e1[None], classes), [1 - 1 / np.sqrt(2)], atol=1e-12)
+    # a tie between the two best classes has margin 0
+    np.testing.assert_allclose(zero_shot_margins((e1 + e2)[None], np.stack([e1, e2, -e1])), [0.0], atol=1e-12)
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(50, 8)), rng.normal(size=(6, 8))
+    cos = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T
+    naive = np.sort(cos, axis=1)[:, -1] - np.sort(cos, axis=1)[:, -2]
+    np.testing.assert_allclose(zero_shot_margins(q, c), naive, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        zero_shot_margins(q, c[:1])
+    with pytest.raises(ValueError, match="dimensions"):
+        zero_shot_margins(q[:, :4], c)
+
+
+def test_normalize_rows():
+    from gapkit import normalize_rows
+
+    x = np.array([[3.0, 4.0], [0.0, -2.0]], dtype=np.float32)
+    u = normalize_rows(x)
+    np.testing.assert_allclose(u, [[0.6, 0.8], [0.0, -1.0]], atol=1e-7)
+    assert u.dtype == np.float32 and normalize_rows(x, dtype=np.float64).dtype == np.float64
+    assert np.shares_memory(u, x) is False
+    with pytest.raises(ValueError, match="all zeros"):
+        normalize_rows(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    with pytest.raises(ValueError, match="NaN"):
+        normalize_rows(np.array([[np.nan, 1.0]]))
