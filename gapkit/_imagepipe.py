@@ -258,7 +258,7 @@ def collate_list(batch: list[Any]) -> list[Any]:
 _DECODE_STREAMS: dict[str, Any] = {}
 
 
-def decode_jpegs(blobs: list[Any], device: str) -> list[Any]:
+def decode_jpegs(blobs: list[Any], device: str, names: list[str] | None = None) -> list[Any]:
     """Decode JPEG byte tensors to RGB uint8 ``(3, H, W)`` on ``device`` (batched nvJPEG on CUDA).
 
     On CUDA the decoder runs with a dedicated stream as the current stream, so
@@ -267,7 +267,8 @@ def decode_jpegs(blobs: list[Any], device: str) -> list[Any]:
     block just freed by the model, still read by its queued kernels, must never
     be handed to it. The caller's stream then waits for the decode, and the
     outputs are recorded on it. A batch the device decoder rejects (e.g. a CMYK
-    JPEG) is decoded image by image, on the CPU where the device fails.
+    JPEG) is decoded image by image, on the CPU where the device fails; an image
+    that no decoder reads raises a ``ValueError`` naming it (``names[i]``).
     """
     import warnings
 
@@ -284,40 +285,50 @@ def decode_jpegs(blobs: list[Any], device: str) -> list[Any]:
                                     category=DeprecationWarning)
             return _decode(*args, **kw)
 
+    def on_cpu(k: int) -> Any:
+        try:
+            return decode_jpeg(blobs[k], mode=ImageReadMode.RGB)
+        except RuntimeError as exc:
+            name = names[k] if names is not None else f"JPEG {k} of the batch"
+            raise ValueError(f"{name}: could not decode it: {exc}") from exc
+
     if not str(device).startswith("cuda"):
-        return [decode_jpeg(b, mode=ImageReadMode.RGB) for b in blobs]
+        return [on_cpu(k) for k in range(len(blobs))]
     dev = torch.device(device)
     key = str(dev)
     if key not in _DECODE_STREAMS:
         _DECODE_STREAMS[key] = torch.cuda.Stream(device=dev)
     side, main = _DECODE_STREAMS[key], torch.cuda.current_stream(dev)
     with torch.cuda.stream(side):
+        # RuntimeError: nvJPEG rejects an image; TypeError/ValueError: a torchvision without batched GPU decoding
         try:
             out = list(decode_jpeg(blobs, mode=ImageReadMode.RGB, device=dev))
-        except RuntimeError:
+        except (RuntimeError, TypeError, ValueError):
             out = []
-            for b in blobs:
+            for k, b in enumerate(blobs):
                 try:
                     out.append(decode_jpeg(b, mode=ImageReadMode.RGB, device=dev))
-                except RuntimeError:
-                    out.append(decode_jpeg(b, mode=ImageReadMode.RGB).to(dev, non_blocking=False))
+                except (RuntimeError, TypeError, ValueError):
+                    out.append(on_cpu(k).to(dev, non_blocking=False))
     main.wait_stream(side)
     for t in out:
         t.record_stream(main)
     return out
 
 
-def to_model_size(parts: list[tuple[str, Any]], spec: ResizeCropSpec, device: str) -> Any:
+def to_model_size(parts: list[tuple[str, Any]], spec: ResizeCropSpec, device: str, first_index: int = 0) -> Any:
     """Decoded/raw images of any sizes → one float ``(B, 3, h, w)`` batch of uint8 values on ``device``.
 
     Images of equal size are resized together (one ``interpolate`` call per size).
+    ``first_index``: the position of ``parts[0]`` in the caller's input, for error messages.
     """
     import torch
 
     imgs: list[Any] = [None] * len(parts)
     jpeg_idx = [i for i, (kind, _) in enumerate(parts) if kind == "jpeg"]
     if jpeg_idx:
-        for i, t in zip(jpeg_idx, decode_jpegs([parts[i][1] for i in jpeg_idx], device)):
+        names = [f"image {first_index + i}" for i in jpeg_idx]
+        for i, t in zip(jpeg_idx, decode_jpegs([parts[i][1] for i in jpeg_idx], device, names)):
             imgs[i] = t
     for i, (kind, t) in enumerate(parts):
         if kind == "rgb":

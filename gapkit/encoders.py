@@ -786,7 +786,7 @@ class TorchEncoder(Encoder):
                     if n_pending < batch_size and i + n_pending < n:
                         continue
                     if on_device:
-                        x = _imagepipe.to_model_size(pending, self._resize_spec, self.device)
+                        x = _imagepipe.to_model_size(pending, self._resize_spec, self.device, first_index=i)
                     else:
                         x = pending[0] if len(pending) == 1 else torch.cat(pending)
                     pending, n_pending = [], 0

@@ -644,6 +644,15 @@ def test_device_decode_matches_pil_for_every_input_form(tiny_random, tmp_path):
                                   np.asarray(Image.open(io.BytesIO(jpegs[0])).convert("RGB")))
 
 
+def test_device_path_names_an_undecodable_jpeg(tiny_random):
+    e = load_encoder(f"random:{tiny_random.name.split(':', 1)[1]}", device="cpu", preprocess_on="device")
+    e._force_raw_jpeg = True
+    good = _encoded(_photo(40, 40, 0), "JPEG")
+    broken = good[:3] + b"\x00" * 40  # a JPEG signature, then garbage
+    with pytest.raises(ValueError, match="image 3: could not decode"):
+        e.embed_images([good, good, good, broken, good], progress=False, batch_size=4)
+
+
 def test_preprocess_on_setting(tiny_random, clip_dir, tmp_path):
     e = load_encoder("clip-vit-b32", path=clip_dir, device="cpu", preprocess_on="device")
     assert e.preprocess_on == "device"
