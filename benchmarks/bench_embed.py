@@ -9,25 +9,37 @@ on the weights, so it runs offline):
 
 - model only: ``embed_images`` on pre-made, already preprocessed pixel tensors that
   sit on the device (no decode, no resize, no host-to-device copy);
-- pipeline: ``embed_images`` on encoded JPEG/PNG bytes: decode + resize + crop in
-  DataLoader workers, pinned uint8 batches copied with ``non_blocking=True``,
-  normalisation and the model on the device under autocast.
+- pipeline: ``embed_images`` on encoded JPEG/PNG bytes. PIL path: decode + resize +
+  crop in DataLoader workers, pinned uint8 batches copied with ``non_blocking=True``;
+  device path: workers read the bytes, JPEGs are decoded and resized on the device.
+  Normalisation and the model run on the device under autocast.
   Goal: pipeline >= 80 % of model-only throughput;
 - cache: ``cached_embed`` on a miss (fingerprint inputs + embed + atomic write) vs
   a hit (fingerprint inputs + checked read), and a hit with a precomputed content
-  fingerprint (checked read only). Goal: reload >= 100x faster than recompute.
+  fingerprint (checked read only); then ``cached_embed_dataset`` on a PairedDataset
+  of decoded arrays: a miss, a hit on a new dataset object (pixels hashed once) and
+  a hit on the same object (fingerprint remembered). Goal: reload >= 100x faster
+  than recompute.
 
 The pipeline can never beat the slower of the model and the CPU side, so the
 script also prints the CPU-only rate (same DataLoader, no model). Use an ``--n``
 of at least ~50 x workers x 32 images for steady-state figures: worker start-up
 is included in every timing.
 
-Measured on one H100 (16 CPU cores, bf16, batch 256, 16,384 JPEGs of 320x256):
-ViT-B/32 runs ~19,000 images/s on pre-made tensors while PIL decode + bicubic
-resize manage ~2,000 images/s in 8 workers (~3,300 in 15), so the pipeline
-matches the CPU side (within a few %) but reaches only 10-19 % of model-only
-throughput; ViT-B/16 reaches 48 % and ViT-L/14 84 %. The model overlaps fully
-with preprocessing; below the goal, the CPU side is the bottleneck.
+Measured on one H100 (16 CPU cores, bf16, batch 256, 16,384 JPEGs of 320x256)
+with the PIL path (``--preprocess-on cpu``): ViT-B/32 runs ~19,000 images/s on
+pre-made tensors while PIL decode + bicubic resize manage ~2,000 images/s in 8
+workers (~3,300 in 15), so the pipeline matched the CPU side but reached only
+10-19 % of model-only throughput (ViT-B/16 48 %, ViT-L/14 84 %). The device path
+(``--preprocess-on device``, the default on CUDA since) decodes the JPEGs with
+nvJPEG and resizes on the GPU, so the CPU only reads bytes; it has not been
+measured on a GPU yet: run
+
+    python benchmarks/bench_embed.py --device cuda --n 16384 --batch-size 256 --workers 8 --preprocess-on device
+    python benchmarks/bench_embed.py --device cuda --n 16384 --batch-size 256 --workers 8 --preprocess-on cpu
+
+and compare the ratios. On a CPU, ``auto`` keeps the PIL path (exactly the
+reference preprocessing; the device path would compete with the model for cores).
 
 Speed goals live here, not in timed tests (docs/CONTRIBUTING.md).
 """
