@@ -268,13 +268,18 @@ def profile_from_outputs(nb) -> dict[str, Any]:
     return found
 
 
+def stage_static_dirs() -> None:
+    """Copy ``_static`` (CSS, badge) into the staged book; ``html`` repeats it, so style edits need no re-run."""
+    for name in STATIC_DIRS:
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, SITE / name, dirs_exist_ok=True)
+
+
 def stage_static(cfg: dict[str, Any]) -> None:
     SITE.mkdir(parents=True, exist_ok=True)
     for name in COPY_ALWAYS:
         shutil.copy2(ROOT / name, SITE / name)
-    for name in STATIC_DIRS:
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, SITE / name, dirs_exist_ok=True)
+    stage_static_dirs()
     for entry in toc_files():
         path = source_path(entry)
         if not is_notebook(path) and path.stem != "status":
@@ -378,6 +383,7 @@ def cmd_html(args: argparse.Namespace) -> int:
     if not (SITE / "_config.yml").exists():
         print("No staged book: run `python scripts/book.py execute` first.", file=sys.stderr)
         return 1
+    stage_static_dirs()
     cfg = yaml.safe_load((SITE / "_config.yml").read_text())
     sphinx_cfg = cfg.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_cfg["html_extra_path"] = ["_extra"]
