@@ -187,6 +187,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over Unix sockets instead of TCP on localhost.
+
+    Nothing listens on a network port while a chapter runs, and ipykernel has no reason to log
+    its "Kernel is running over TCP without encryption" warning for every chapter.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     import nbformat
     import papermill as pm
@@ -213,6 +228,7 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=CELL_TIMEOUT_S,
+                kernel_manager_class=_ipc_kernel_manager(),
             )
             record["result"] = "ok"
         except PapermillExecutionError as err:
