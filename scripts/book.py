@@ -187,7 +187,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _ipc_kernel_manager() -> type:
+def ipc_kernel_manager() -> type:
     """A kernel manager that talks to the kernel over Unix sockets instead of TCP on localhost.
 
     Nothing listens on a network port while a chapter runs, and ipykernel has no reason to log
@@ -228,7 +228,7 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=CELL_TIMEOUT_S,
-                kernel_manager_class=_ipc_kernel_manager(),
+                kernel_manager_class=ipc_kernel_manager(),
             )
             record["result"] = "ok"
         except PapermillExecutionError as err:

@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from book import ROOT, atomic_write_text, notebook_chapters, to_notebook
+from book import ROOT, atomic_write_text, ipc_kernel_manager, notebook_chapters, to_notebook
 
 STUDENT = ROOT / "student"
 STUB_TAG = "student-stub"
@@ -97,6 +97,7 @@ def execute_until_stubs(path: Path, profile: str = "ci") -> list[str]:
             nb.cells.insert(i + 1, nbformat.v4.new_code_cell(f'PROFILE = "{profile}"'))
             break
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=600,
+                            kernel_manager_class=ipc_kernel_manager(),
                             resources={"metadata": {"path": str(ROOT / "chapters")}})
     client.execute()
     problems, stubs = [], 0
