@@ -191,7 +191,9 @@ def ipc_kernel_manager() -> type:
     """A kernel manager that talks to the kernel over Unix sockets instead of TCP on localhost.
 
     Nothing listens on a network port while a chapter runs, and ipykernel has no reason to log
-    its "Kernel is running over TCP without encryption" warning for every chapter.
+    its "Kernel is running over TCP without encryption" warning for every chapter. The sockets
+    live in a fresh private temporary directory (an absolute path: the kernel runs in another
+    working directory than this process, and jupyter_client's default is a relative name).
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum
@@ -199,7 +201,16 @@ def ipc_kernel_manager() -> type:
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
+        def _ip_default(self) -> str:
+            global _IPC_DIR
+            if _IPC_DIR is None:  # one directory per run, removed when the process exits
+                _IPC_DIR = tempfile.TemporaryDirectory(prefix="gapbook-kernels-")
+            return os.path.join(_IPC_DIR.name, "kernel")
+
     return IPCKernelManager
+
+
+_IPC_DIR: tempfile.TemporaryDirectory | None = None
 
 
 def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dict[str, Any]:
