@@ -559,27 +559,29 @@ class _BatchedHeads:
 
     @torch.no_grad()
     def linear_grads(self, X: torch.Tensor, R: torch.Tensor | None, y: torch.Tensor, delta: torch.Tensor,
-                     c: torch.Tensor, task: str, weights: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-        """Gradients of ``Σ_heads mask · mean-loss`` for the linear head, in closed form.
+                     c: torch.Tensor, task: str, weights: torch.Tensor,
+                     mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Gradients of ``Σ_heads mask · mean-loss`` (``mask (S, L)``, default all ones) for the linear head.
 
         With ``z = Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ) + b`` (``ρ_m = 1/‖x̂_m + c_mΔ‖``, from ``R``):
         ``∂/∂W_m = Σ_b g_b ρ_mb x̂_mb + c_m (Σ_b g_b ρ_mb) Δ``, ``∂/∂b = Σ_b g_b``,
-        with ``g = ∂loss/∂z``; the same quantities autograd computes for
+        with ``g = ∂loss/∂z``, in closed form: the same quantities autograd computes for
         :meth:`forward` + :func:`_batched_loss` (tested), without building a graph.
         """
         S, L, K, d = self.S, self.L, self.H, self.d
-        W1 = self.params[0].view(2, S, L * K, d)
-        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta)              # (2, S, L, K)
         B = X.shape[1]
-        z = self.params[1][..., None]                                            # (S, L, K, 1)
-        rho = []
+        # broadcast views made once per call (each indexing op costs dispatch time on a GPU)
+        c4 = c.view(2, 1, L, 1, 1)                                               # c_m over (S, L, K, ·)
+        rho = [None, None] if R is None else R.permute(2, 0, 3, 1).unsqueeze(3)  # (2, S, L, 1, B)
+        delta4 = delta.view(S, 1, 1, d)
+        W1 = self.params[0].view(2, S, L * K, d)
+        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta).unsqueeze(-1)  # (2, S, L, K, 1)
+        Xs = (X[..., :d], X[..., d:])
+        z = self.params[1].unsqueeze(-1)                                         # (S, L, K, 1)
         for m in range(2):
-            Xm = X[..., m * d:(m + 1) * d]
-            Z = torch.bmm(W1[m], Xm.transpose(1, 2)).view(S, L, K, B) + c[m][None, :, None, None] * WD[m][..., None]
-            r = None if R is None else R[:, :, m, :].transpose(1, 2)[:, :, None, :]   # (S, L, 1, B)
-            if r is not None:
-                Z = Z * r
-            rho.append(r)
+            Z = torch.bmm(W1[m], Xs[m].transpose(1, 2)).view(S, L, K, B).add_(c4[m] * WD[m])
+            if rho[m] is not None:
+                Z.mul_(rho[m])
             z = z + Z                                                            # (S, L, K, B)
         if task == "multiclass":
             onehot = F.one_hot(y, K).to(z.dtype).transpose(1, 2)[:, None]        # (S, 1, K, B)
@@ -589,12 +591,13 @@ class _BatchedHeads:
             t = (y[:, None, :] if task == "binary" else y.transpose(1, 2))[:, None]   # (S, 1, K, B)
             pw = weights[:, None, :, None]                                       # (S, 1, K, 1)
             g = ((1 + (pw - 1) * t) * torch.sigmoid(z) - pw * t) / (B * K)
-        g = g * mask[:, :, None, None]
+        if mask is not None:
+            g = g * mask.view(S, L, 1, 1)
         gW = torch.empty_like(self.params[0])                                    # (2, S, L, K, d)
         for m in range(2):
             Gm = g if rho[m] is None else g * rho[m]
-            torch.bmm(Gm.reshape(S, L * K, B), X[..., m * d:(m + 1) * d], out=gW[m].view(S, L * K, d))
-            gW[m] += (c[m][None, :, None] * Gm.sum(-1))[..., None] * delta[:, None, None, :]
+            torch.bmm(Gm.reshape(S, L * K, B), Xs[m], out=gW[m].view(S, L * K, d))
+            gW[m].addcmul_((c4[m][..., 0] * Gm.sum(-1)).unsqueeze(-1), delta4)
         return [gW, g.sum(-1)]
 
 
