@@ -126,6 +126,13 @@ class ResizeCropSpec:
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         return self.crop if self.crop is not None else self.resized_size(h, w)
 
+    def crop_origin(self, h: int, w: int) -> tuple[int, int]:
+        """``(top, left)`` of the centre crop in an ``h × w`` image (already padded to at least the crop)."""
+        ch, cw = self.crop
+        if self.crop_offsets == "round":
+            return int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+        return (h - ch) // 2, (w - cw) // 2
+
     def apply(self, x: Any) -> Any:
         """``(B, 3, H, W)`` float (uint8 values) → ``(B, 3, h, w)`` float (uint8 values), on x's device."""
         import torch.nn.functional as F
@@ -150,10 +157,7 @@ class ResizeCropSpec:
             ph, pw = max(ch - h, 0), max(cw - w, 0)
             x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
             h, w = x.shape[-2:]
-        if self.crop_offsets == "round":
-            top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
-        else:
-            top, left = (h - ch) // 2, (w - cw) // 2
+        top, left = self.crop_origin(h, w)
         return x[..., top : top + ch, left : left + cw]
 
 
@@ -195,14 +199,6 @@ def spec_from_openclip(steps: list[Any]) -> ResizeCropSpec | None:
     if mode is None:
         return None
     return ResizeCropSpec(resize=resize, mode=mode, crop=crop, crop_offsets="round")
-
-
-def is_jpeg_source(item: Any) -> bool:
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        return bytes(item[:3]) == JPEG_MAGIC
-    if isinstance(item, Mapping) and item.get("bytes") is not None:
-        return is_jpeg_source(item["bytes"])
-    return False
 
 
 def load_raw(item: Any, raw_jpeg: bool, composite_alpha: bool = False) -> tuple[str, Any]:

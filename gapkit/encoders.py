@@ -522,22 +522,18 @@ class _HFImageTransform:
         self.resample = int(resample)
         self.crop = crop
         self.rgb = rgb
+        # sizes and crop offsets: the same arithmetic as the device path (mode unused here: PIL resamples)
+        self.geometry = ResizeCropSpec(resize=resize, crop=crop, crop_offsets="floor")
 
     def __call__(self, im: Any) -> Any:
         import torch
 
         if self.rgb:  # transformers (>= 5) paints transparent images onto white
             im = _imagepipe.to_rgb(im, composite_alpha=True)
-        if self.resize is not None:
-            w, h = im.size
-            if isinstance(self.resize, int):
-                short, long = (w, h) if w <= h else (h, w)
-                new_short, new_long = self.resize, int(self.resize * long / short)
-                new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
-            else:
-                new_h, new_w = self.resize
-            if (new_w, new_h) != (w, h):
-                im = im.resize((new_w, new_h), resample=self.resample)
+        w, h = im.size
+        new_h, new_w = self.geometry.resized_size(h, w)
+        if (new_w, new_h) != (w, h):
+            im = im.resize((new_w, new_h), resample=self.resample)
         arr = np.array(im, dtype=np.uint8)  # a writable copy
         if arr.ndim == 2:
             arr = np.repeat(arr[:, :, None], 3, axis=2)
@@ -550,7 +546,7 @@ class _HFImageTransform:
                 top, left = (ph - h) // 2, (pw - w) // 2
                 canvas[top : top + h, left : left + w] = arr
                 arr, h, w = canvas, ph, pw
-            top, left = (h - ch) // 2, (w - cw) // 2
+            top, left = self.geometry.crop_origin(h, w)
             arr = arr[top : top + ch, left : left + cw]
         return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
 
@@ -590,11 +586,12 @@ class TorchEncoder(Encoder):
     num_workers: int | None = None
     _resize_spec: ResizeCropSpec | None = None
     _composite_alpha: bool = False  # transparent images: painted onto white (transformers) or alpha dropped
+    _force_raw_jpeg: bool = False  # tests: hand JPEGs to torchvision's decoder on the CPU too
 
     @property
     def _raw_jpeg(self) -> bool:
         """Hand JPEGs to the device decoder undecoded (CUDA only: on the CPU, PIL in workers is as fast)."""
-        return str(self.device).startswith("cuda") or getattr(self, "_force_raw_jpeg", False)
+        return str(self.device).startswith("cuda") or self._force_raw_jpeg
 
     def _setup_runtime(self, device: str, precision: str, num_workers: int | None = None,
                        preprocess_on: str = "auto") -> None:
@@ -625,7 +622,7 @@ class TorchEncoder(Encoder):
 
     @preprocess_on.setter
     def preprocess_on(self, value: str) -> None:
-        spec = getattr(self, "_resize_spec", None)
+        spec = self._resize_spec
         if value == "auto":
             value = "device" if spec is not None and str(self.device).startswith("cuda") else "cpu"
         elif value not in ("cpu", "device"):
