@@ -139,26 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     emb, t_pipe = timed(enc.embed_images, images, batch_size=args.batch_size, progress=False, num_workers=workers)
     ips_model, ips_pipe = args.n / t_model, args.n / t_pipe
 
-    # preprocessing alone: the same DataLoader (and, on the device path, the device decode + resize), no model
-    from torch.utils.data import DataLoader
-
-    from gapkit import _imagepipe
-    from gapkit.encoders import _ImageDataset
-
+    # preprocessing alone: the encoder's own loader (and, on the device path, the device decode + resize), no model
     on_device = enc.preprocess_on == "device"
 
     def loader_only() -> int:
-        chunk = args.batch_size if workers == 0 else args.batch_size // -(-args.batch_size // 32)
-        if on_device:
-            ds, collate = _imagepipe.RawImageDataset(images, raw_jpeg=enc._raw_jpeg), _imagepipe.collate_list
-        else:
-            ds, collate = _ImageDataset(images, enc._image_transform), None
-        dl = DataLoader(ds, batch_size=chunk, num_workers=workers, collate_fn=collate,
-                        pin_memory=enc.device.startswith("cuda"), prefetch_factor=4 if workers else None)
         done = 0
-        for part in dl:
-            x = _imagepipe.to_model_size(part, enc._resize_spec, enc.device) if on_device else part.to(enc.device)
-            done += len(x)
+        for part in enc._image_loader(images, args.batch_size, workers):
+            done += len(enc._assemble(enc._part_to_device(part)))
         if enc.device.startswith("cuda"):
             torch.cuda.synchronize()
         return done

@@ -697,6 +697,40 @@ class TorchEncoder(Encoder):
         std = torch.tensor(self._std, dtype=torch.float32).view(1, -1, 1, 1)
         return (x - mean) / std
 
+    def _image_loader(self, items: Any, batch_size: int, workers: int) -> Any:
+        """The DataLoader over raw image inputs: PIL preprocessing, or reading for the device path.
+
+        Workers hand over small chunks (<= 32 images) that are copied to the device as they
+        arrive and concatenated into model batches there (:meth:`_assemble`): no worker sits
+        on a whole batch while the others idle at the end, and copies overlap with decoding.
+        """
+        from torch.utils.data import DataLoader
+
+        chunk = batch_size if workers == 0 else batch_size // -(-batch_size // 32)
+        if self.preprocess_on == "device":  # workers read files / decode non-JPEGs; JPEGs are decoded on the device
+            dataset: Any = _imagepipe.RawImageDataset(items, raw_jpeg=self._raw_jpeg,
+                                                      composite_alpha=self._composite_alpha)
+            collate = _imagepipe.collate_list
+        else:
+            dataset, collate = _ImageDataset(items, self._image_transform), None
+        return DataLoader(dataset, batch_size=chunk, shuffle=False, num_workers=workers,
+                          pin_memory=self.device.startswith("cuda"), prefetch_factor=4 if workers > 0 else None,
+                          persistent_workers=False, collate_fn=collate)
+
+    def _part_to_device(self, part: Any) -> list[Any]:
+        """One loader chunk as list items for :meth:`_assemble` (PIL path: copied to the device now)."""
+        if self.preprocess_on == "device":
+            return list(part)
+        return [part.to(self.device, non_blocking=True)]
+
+    def _assemble(self, pending: list[Any], first_index: int = 0) -> Any:
+        """Collected chunks → one ``(B, 3, H, W)`` batch of uint8 values on the device, ready to normalise."""
+        import torch
+
+        if self.preprocess_on == "device":
+            return _imagepipe.to_model_size(pending, self._resize_spec, self.device, first_index=first_index)
+        return pending[0] if len(pending) == 1 else torch.cat(pending)
+
     # -- public API --------------------------------------------------------------------------
     def embed_images(
         self,
@@ -748,44 +782,15 @@ class TorchEncoder(Encoder):
                     out[start : start + len(x)].copy_(feats, non_blocking=cuda)
                     bar.update(len(x))
             else:
-                from torch.utils.data import DataLoader
-
-                on_device = self.preprocess_on == "device"
                 workers = num_workers if num_workers is not None else self._default_workers(n, batch_size)
-                # Workers hand over small chunks (<= 32 images) that are copied to the device as they
-                # arrive and concatenated into model batches there: no worker sits on a whole batch
-                # while the others idle at the end, and copies overlap with decoding.
-                chunk = batch_size if workers == 0 else batch_size // -(-batch_size // 32)
-                if on_device:  # workers read files / decode non-JPEGs; JPEGs are decoded on the device
-                    dataset: Any = _imagepipe.RawImageDataset(items, raw_jpeg=self._raw_jpeg,
-                                                              composite_alpha=self._composite_alpha)
-                    collate = _imagepipe.collate_list
-                else:
-                    dataset, collate = _ImageDataset(items, self._image_transform), None
-                loader = DataLoader(
-                    dataset,
-                    batch_size=chunk,
-                    shuffle=False,
-                    num_workers=workers,
-                    pin_memory=cuda,
-                    prefetch_factor=4 if workers > 0 else None,
-                    persistent_workers=False,
-                    collate_fn=collate,
-                )
                 pending: list[Any] = []
                 n_pending = 0
-                for part in loader:
-                    if on_device:
-                        pending.extend(part)
-                    else:
-                        pending.append(part.to(self.device, non_blocking=True))
+                for part in self._image_loader(items, batch_size, workers):
+                    pending += self._part_to_device(part)
                     n_pending += len(part)
                     if n_pending < batch_size and i + n_pending < n:
                         continue
-                    if on_device:
-                        x = _imagepipe.to_model_size(pending, self._resize_spec, self.device, first_index=i)
-                    else:
-                        x = pending[0] if len(pending) == 1 else torch.cat(pending)
+                    x = self._assemble(pending, first_index=i)
                     pending, n_pending = [], 0
                     feats = _as_embedding(self._encode_pixels(self._normalize_on_device(x)), "image")
                     out[i : i + len(x)].copy_(feats, non_blocking=cuda)
