@@ -14,6 +14,7 @@ The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 - :mod:`gapkit.adapters`   projecting image embeddings into a language model's token space (chapter 7)
 - :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
 - :mod:`gapkit.plotting`   the book's figure style
+- :mod:`gapkit.notebook`   glue for the book build, printed values in Colab (every chapter)
 
 Names are imported lazily so ``import gapkit`` stays fast and does not import torch.
 """
@@ -72,7 +73,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 _SUBMODULES = {
     "geometry", "cone", "shift", "train", "encoders", "contrastive", "datasets", "cache",
-    "robustness", "profile", "plotting", "adapters",
+    "robustness", "profile", "plotting", "adapters", "notebook",
 }
 
 

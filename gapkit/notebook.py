@@ -1,0 +1,74 @@
+"""What a chapter needs from the notebook it runs in, with or without the book's tooling.
+
+The book is built with Jupyter Book, whose ``myst_nb.glue`` stores a computed value so that the
+prose can show it (``{glue:text}`name:.3f```). Students run the same chapters in Colab, where
+myst-nb is not installed: there :func:`glue` prints ``name = value`` instead, and the published
+notebook's prose names the value (**`name`**) so the reader finds it printed by the cell that
+computes it.
+
+Used by every chapter.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+__all__ = ["glue", "format_glued", "has_myst_nb"]
+
+
+def has_myst_nb() -> bool:
+    """True when ``myst_nb`` can be imported (the book build), False elsewhere (Colab)."""
+    try:
+        import myst_nb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def format_glued(value: Any) -> str:
+    """The text :func:`glue` prints for ``value`` when myst-nb is absent.
+
+    Integers print whole; other real numbers with 4 significant digits (the prose in the book
+    uses at most 3); anything else with ``str``.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Make ``value`` available to the page's prose under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The key the prose refers to.
+    value : object
+        The value; numbers in the book, a figure or a table where ``display=True``.
+    display : bool
+        With myst-nb (the book build) this is ``myst_nb.glue``'s own argument: show the value
+        in the cell's output as well as storing it. Without myst-nb (Colab), a value shown with
+        ``display=True`` is displayed as IPython would; a number or text glued with
+        ``display=False`` is printed as ``name = value``, because the published notebook's
+        prose refers to it by that name.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"glue needs a non-empty string name, got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        myst_glue = None
+    if myst_glue is not None:
+        myst_glue(name, value, display=display)
+        return
+    if display:
+        from IPython.display import display as show
+
+        show(value)
+    else:
+        print(f"{name} = {format_glued(value)}")

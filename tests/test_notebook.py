@@ -1,0 +1,50 @@
+"""gapkit.notebook.glue: myst-nb's glue in the book build, printed values where myst-nb is absent (Colab)."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from gapkit.notebook import format_glued, glue, has_myst_nb
+
+
+@pytest.fixture
+def no_myst_nb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now raises ImportError
+    assert not has_myst_nb()
+
+
+def test_without_myst_nb_display_false_prints_the_named_value(no_myst_nb, capsys):
+    glue("r_image", np.float64(0.734129), display=False)
+    glue("n_pairs", np.int64(500), display=False)
+    glue("flag", True, display=False)
+    assert capsys.readouterr().out.splitlines() == ["r_image = 0.7341", "n_pairs = 500", "flag = True"]
+
+
+def test_without_myst_nb_display_true_shows_the_value(no_myst_nb, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda v: shown.append(v))
+    glue("table", {"a": 1}, display=True)
+    assert shown == [{"a": 1}]
+
+
+def test_with_myst_nb_calls_its_glue(monkeypatch, capsys):
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    glue("gap", 0.85, display=False)
+    assert calls == [("gap", 0.85, False)]
+    assert capsys.readouterr().out == ""  # myst-nb stores it; nothing printed
+
+
+@pytest.mark.parametrize("value, text", [(1.0, "1"), (0.000123456, "0.0001235"), (12345.678, "1.235e+04"),
+                                          (np.float32(0.5), "0.5"), ("λ = 1", "λ = 1"), (3, "3")])
+def test_format_glued(value, text):
+    assert format_glued(value) == text
+
+
+def test_glue_rejects_a_bad_name():
+    with pytest.raises(ValueError, match="non-empty string name"):
+        glue("", 1.0)
