@@ -51,7 +51,8 @@ saying what to do (run online, pass ``path=``, or use ``random:ViT-B-32`` /
 Device and precision
 --------------------
 ``device="auto"`` picks CUDA when available, else CPU. ``precision="auto"`` is
-bf16 on CUDA devices that support it (fp16 on older ones) and fp32 on CPU.
+bf16 on CUDA devices of compute capability 8.0 and newer, fp16 on older ones (a T4),
+and fp32 on CPU.
 Weights stay in fp32; lower precisions run under :func:`torch.autocast`, so
 layer norms and softmaxes keep fp32 accumulation. Outputs are always float32.
 
@@ -105,6 +106,7 @@ __all__ = [
     "available_encoders",
     "resolve_device",
     "resolve_precision",
+    "transformers_composites_alpha",
     "weights_fingerprint",
 ]
 
@@ -428,12 +430,19 @@ _PRECISIONS = {
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """``"auto"`` → ``"bf16"`` on CUDA devices supporting it (``"fp16"`` otherwise), ``"fp32"`` on CPU."""
+    """The compute precision for ``precision`` on ``device``.
+
+    ``"auto"`` → ``"bf16"`` on CUDA devices of compute capability 8.0 (Ampere) and newer,
+    ``"fp16"`` on older CUDA devices, ``"fp32"`` on the CPU. A T4 (sm_75, Colab's free GPU) gets
+    fp16: ``torch.cuda.is_bf16_supported()`` answers True there because bf16 can be emulated, but
+    emulated bf16 is slow and cuDNN has no bf16 convolutions below sm_80.
+    """
     import torch
 
     if precision in (None, "auto"):
         if device.startswith("cuda"):
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            major, _minor = torch.cuda.get_device_capability(torch.device(device))
+            return "bf16" if major >= 8 else "fp16"
         return "fp32"
     key = str(precision).lower()
     if key not in _PRECISIONS:
@@ -508,28 +517,55 @@ class _ImageDataset:
             raise ValueError(f"image {i} ({desc}): could not decode/preprocess it: {exc}") from exc
 
 
+def transformers_composites_alpha() -> bool:
+    """Whether the installed transformers paints transparent images onto white.
+
+    Newer transformers 5 releases composite RGBA (and palette images with transparency) onto a
+    white background before preprocessing; older ones, Colab's 5.15 among them, drop the alpha
+    channel. gapkit's PIL path follows whichever is installed, found by converting one fully
+    transparent black pixel (white if composited, black if alpha is dropped).
+    """
+    global _COMPOSITES_ALPHA
+    if _COMPOSITES_ALPHA is None:
+        import inspect
+
+        from PIL import Image
+        from transformers.image_transforms import convert_to_rgb
+
+        pixel = Image.new("RGBA", (1, 1), (0, 0, 0, 0))
+        kw = {"return_numpy": True} if "return_numpy" in inspect.signature(convert_to_rgb).parameters else {}
+        _COMPOSITES_ALPHA = bool(np.asarray(convert_to_rgb(pixel, **kw)).reshape(-1)[0] == 255)
+    return _COMPOSITES_ALPHA
+
+
+_COMPOSITES_ALPHA: bool | None = None
+
+
 class _HFImageTransform:
     """PIL → uint8 ``(3, H, W)`` tensor, matching transformers' PIL image processors (CLIP, SigLIP).
 
-    Convert to RGB, resize with PIL (shortest edge → ``size`` keeping the aspect
+    Convert to RGB (transparency painted onto white or dropped, as the installed transformers
+    does: :func:`transformers_composites_alpha`), resize with PIL (shortest edge → ``size`` keeping the aspect
     ratio, or straight to ``(height, width)``), centre crop with the offsets
     transformers uses (``(H - h) // 2``). Rescaling and normalisation happen on the
     device.
     """
 
-    def __init__(self, resize: int | tuple[int, int] | None, resample: int, crop: tuple[int, int] | None, rgb: bool):
+    def __init__(self, resize: int | tuple[int, int] | None, resample: int, crop: tuple[int, int] | None, rgb: bool,
+                 composite_alpha: bool):
         self.resize = resize
         self.resample = int(resample)
         self.crop = crop
         self.rgb = rgb
+        self.composite_alpha = composite_alpha
         # sizes and crop offsets: the same arithmetic as the device path (mode unused here: PIL resamples)
         self.geometry = ResizeCropSpec(resize=resize, crop=crop, crop_offsets="floor")
 
     def __call__(self, im: Any) -> Any:
         import torch
 
-        if self.rgb:  # transformers (>= 5) paints transparent images onto white
-            im = _imagepipe.to_rgb(im, composite_alpha=True)
+        if self.rgb:
+            im = _imagepipe.to_rgb(im, composite_alpha=self.composite_alpha)
         w, h = im.size
         new_h, new_w = self.geometry.resized_size(h, w)
         if (new_w, new_h) != (w, h):
@@ -1042,16 +1078,17 @@ class HFEncoder(TorchEncoder):
             crop = (int(_size_get(cs, "height")), int(_size_get(cs, "width")))
         resample = getattr(ip, "resample", 3)
         resample = int(getattr(resample, "value", resample)) if resample is not None else 3
-        self._image_transform = _HFImageTransform(resize, resample, crop, bool(getattr(ip, "do_convert_rgb", True)))
+        self._composite_alpha = transformers_composites_alpha()
+        self._image_transform = _HFImageTransform(resize, resample, crop, bool(getattr(ip, "do_convert_rgb", True)),
+                                                  self._composite_alpha)
         self._rescale = float(ip.rescale_factor) if getattr(ip, "do_rescale", True) else 1.0
         if getattr(ip, "do_normalize", True):
             mean, std = ip.image_mean, ip.image_std
             self._mean = tuple(float(m) for m in (mean if isinstance(mean, (list, tuple)) else [mean] * 3))
             self._std = tuple(float(s) for s in (std if isinstance(std, (list, tuple)) else [std] * 3))
         self._pp = {"resize": resize, "crop": crop, "resample": resample, "rescale": self._rescale,
-                    "mean": self._mean, "std": self._std}
+                    "mean": self._mean, "std": self._std, "composite_alpha": self._composite_alpha}
         self._resize_spec = _imagepipe.spec_from_pil_resample(resize, resample, crop, "floor")
-        self._composite_alpha = True
         self._setup_runtime(device, precision, num_workers, preprocess_on)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:

@@ -289,6 +289,19 @@ def test_bad_arguments():
     assert enc.resolve_device("cpu") == "cpu"
 
 
+@pytest.mark.parametrize("capability, expected", [((7, 5), "fp16"), ((7, 0), "fp16"), ((6, 1), "fp16"),
+                                                  ((8, 0), "bf16"), ((8, 6), "bf16"), ((9, 0), "bf16")])
+def test_auto_precision_follows_compute_capability(monkeypatch, capability, expected):
+    """bf16 only from sm_80 on; a T4 (sm_75) gets fp16 although it 'supports' (emulates) bf16."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what a T4 answers
+    seen = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: seen.append(d) or capability)
+    assert enc.resolve_precision("auto", "cuda") == expected
+    assert enc.resolve_precision("auto", "cuda:1") == expected
+    assert [str(d) for d in seen] == ["cuda", "cuda:1"]  # asked about the device it will run on
+    assert enc.resolve_precision("bf16", "cuda") == "bf16"  # an explicit choice is kept
+
+
 # ----------------------------------------------------------------------------------------------
 # random:<arch> and open_clip checkpoints
 
@@ -586,8 +599,35 @@ def test_device_resize_matches_pil(family, tiny_random, clip_dir, siglip_dir):
                                   torch.cat([_device_pixels(e, [im]) for im in mixed]).numpy())
 
 
+def test_alpha_probe_matches_the_installed_transformers():
+    """Newer transformers paint transparency onto white, 5.15 (Colab's) drops alpha: the probe says which."""
+    from transformers.image_transforms import convert_to_rgb
+
+    im = Image.fromarray(np.dstack([np.full((4, 4, 3), 20, np.uint8), np.zeros((4, 4, 1), np.uint8)]), "RGBA")
+    out = np.asarray(convert_to_rgb(im))  # fully transparent dark grey: white if composited, grey if dropped
+    assert set(np.unique(out)) <= {20, 255}
+    assert enc.transformers_composites_alpha() == (out.min() == 255)
+
+
+@pytest.mark.parametrize("composites", [True, False])
+def test_transparent_pixels_follow_the_probe(clip_dir, monkeypatch, composites):
+    """The PIL path paints a transparent image white or drops its alpha, as the probe reports; the device
+    path agrees; the cache fingerprint tells the two apart."""
+    monkeypatch.setattr(enc, "_COMPOSITES_ALPHA", composites)
+    im = Image.fromarray(np.dstack([np.full((64, 64, 3), 20, np.uint8), np.zeros((64, 64, 1), np.uint8)]), "RGBA")
+    c = load_encoder("clip-vit-b32", path=clip_dir, device="cpu")
+    mean, std = torch.tensor(c._mean)[:, None, None], torch.tensor(c._std)[:, None, None]
+    pixels = (c.preprocess([im])[0] * std + mean) * 255  # back to grey levels
+    torch.testing.assert_close(pixels, torch.full_like(pixels, 255.0 if composites else 20.0), atol=0.05, rtol=0)
+    v_cpu = c.embed_images([im], progress=False)
+    c.preprocess_on = "device"
+    assert _cos_rows(c.embed_images([np.asarray(im)], progress=False), v_cpu).min() > 0.9999
+    assert c._config()["preprocess"]["composite_alpha"] is composites
+
+
 def test_transparent_images_follow_each_family(clip_dir, tiny_random):
-    """transformers paints transparency onto white; open_clip drops alpha. Both paths, every input form."""
+    """transformers handles transparency as its installed version does (painted onto white, or alpha dropped
+    in 5.15); open_clip drops alpha. Both paths, every input form."""
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     rgba = np.asarray(_photo(80, 96, 3, "RGBA")).copy()
