@@ -10,6 +10,7 @@ The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 - :mod:`gapkit.contrastive` a small CLIP-style model trained in seconds (chapter 2)
 - :mod:`gapkit.datasets`   paired image-text data, offline and online
 - :mod:`gapkit.cache`      content-hashed embedding cache
+- :mod:`gapkit.stats`      paired comparisons across seeds (chapter 5)
 - :mod:`gapkit.robustness` flip rates under perturbations (chapter 6)
 - :mod:`gapkit.adapters`   projecting image embeddings into a language model's token space (chapter 7)
 - :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
@@ -63,6 +64,12 @@ _EXPORTS: dict[str, str] = {
     "EmbeddingCache": "cache",
     "cached_embed": "cache",
     "cached_embed_dataset": "cache",
+    # published real embeddings (Liang et al. 2022)
+    "load_published_embeddings": "datasets",
+    "available_published_embeddings": "datasets",
+    # stats
+    "paired_comparison": "stats",
+    "PairedComparison": "stats",
     # profile
     "resolve_profile": "profile",
     "Profile": "profile",
@@ -74,6 +81,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 _SUBMODULES = {
     "geometry", "cone", "shift", "train", "encoders", "contrastive", "datasets", "cache",
     "robustness", "profile", "plotting", "adapters", "notebook",
+    "stats",
 }
 
 

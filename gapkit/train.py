@@ -495,6 +495,27 @@ class SweepResult:
             raise ValueError(f"metric {metric!r} is NaN for every λ (e.g. a test split with one class).")
         return float(means.idxmax())
 
+    def per_seed(self, metric: str = "auc") -> pd.DataFrame:
+        """``metric`` per seed (rows) and λ (columns): every column shares the seeds' splits."""
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        tab = self.table[self.table.metric == metric]
+        return tab.pivot(index="seed", columns="lam", values="value").reindex(index=list(self.seeds))
+
+    def paired_gain(self, lam: float, metric: str = "auc", baseline: float = 0.0, **kwargs: Any) -> Any:
+        """``metric`` at ``lam`` against ``baseline`` (λ = 0 by default), seed by seed.
+
+        The heads at both λ share each seed's split and initialisation, so their results pair up:
+        :func:`gapkit.stats.paired_comparison` of the per-seed values (``kwargs`` are passed on).
+        """
+        from .stats import paired_comparison
+
+        table = self.per_seed(metric)
+        for name, value in (("lam", lam), ("baseline", baseline)):
+            if float(value) not in table.columns:
+                raise ValueError(f"{name}={value!r} is not on this sweep's λ grid {table.columns.tolist()}")
+        return paired_comparison(table[float(baseline)].to_numpy(), table[float(lam)].to_numpy(), **kwargs)
+
     def gap_by_lambda(self) -> pd.DataFrame:
         """Mean over seeds of the train-split geometry per λ (index ``lam``)."""
         return self.gaps.groupby("lam")[["centroid_gap", "image_R", "text_R"]].mean()

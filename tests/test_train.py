@@ -105,6 +105,16 @@ def test_sweep_result_api_and_learning():
     assert gaps[0] > gaps[1] > gaps[2] > 0
     with pytest.raises(ValueError, match="metric"):
         res.best_lambda("precision")
+    # per-seed values pair up across λ: the paired gain is the mean of per-seed differences
+    per_seed = res.per_seed("auc")
+    assert list(per_seed.index) == [42, 43, 44] and list(per_seed.columns) == lams
+    auc = res.table[(res.table.metric == "auc") & (res.table.seed == 43) & (res.table.lam == 0.5)].value.item()
+    assert per_seed.loc[43, 0.5] == auc
+    paired = res.paired_gain(1.0)
+    np.testing.assert_allclose(paired.differences, (per_seed[1.0] - per_seed[0.0]).to_numpy())
+    assert paired.mean == pytest.approx(summ.loc[1.0, ("auc", "mean")] - summ.loc[0.0, ("auc", "mean")])
+    with pytest.raises(ValueError, match="not on this sweep's λ grid"):
+        res.paired_gain(0.3)
 
 
 def test_early_stopping_per_head():
