@@ -13,6 +13,11 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 # caches (embeddings, trained stand-in models) live in the build folder unless you choose otherwise
 export GAPKIT_CACHE ?= $(CURDIR)/_build/cache
+# published real embeddings (gapkit.datasets.load_published_embeddings) from ../shared/data when it is
+# there (CI: shared/ is copied beside the clone), so no chapter or test downloads them
+ifneq ($(wildcard ../shared/data),)
+export GAPKIT_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: book test venv chromium student clean bench
 

@@ -28,6 +28,10 @@ Both online loaders accept ``records=`` (a list of dicts or a pandas DataFrame
 in the Hub's column format, images as PIL images, arrays, ``{"bytes": ...}``
 dicts or paths), which runs the same conversion code offline; the tests use
 small local fixtures this way.
+
+Published real embeddings (no images, embeddings only):
+:func:`load_published_embeddings` (Liang et al. 2022: CLIP, ConVIRT, CLASP, VideoCLIP),
+implemented in :mod:`gapkit._published` and re-exported here. Chapters 1, 3, 4, 6.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from ._published import (  # noqa: F401  (real published embeddings, re-exported here)
+    PUBLISHED_EMBEDDINGS, PublishedDataError, PublishedDataUnavailableError, PublishedEmbeddings, PublishedSet,
+    available_published_embeddings, glue_or_nan, load_published_embeddings, published_or_note,
+)
 
 __all__ = [
     "PairedDataset",
@@ -58,6 +67,16 @@ __all__ = [
     "CAPTION_SOURCES",
     "PERSON_WORDS",
     "mentions_person",
+    # published real embeddings (gapkit/_published.py)
+    "load_published_embeddings",
+    "available_published_embeddings",
+    "published_or_note",
+    "glue_or_nan",
+    "PublishedEmbeddings",
+    "PublishedSet",
+    "PublishedDataError",
+    "PublishedDataUnavailableError",
+    "PUBLISHED_EMBEDDINGS",
 ]
 
 
