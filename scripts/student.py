@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from book import ROOT, atomic_write_text, ipc_kernel_manager, notebook_chapters, to_notebook
+from _common import ROOT, atomic_write_text, ipc_kernel_manager, notebook_chapters, to_notebook
 
 STUDENT = ROOT / "student"
 STUB_TAG = "student-stub"
