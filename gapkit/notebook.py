@@ -6,6 +6,9 @@ myst-nb is not installed: there :func:`glue` prints ``name = value`` instead, an
 notebook's prose names the value (**`name`**) so the reader finds it printed by the cell that
 computes it.
 
+:func:`claim` is the hidden check beside a sentence of prose: it fails the build, naming the
+sentence and the numbers, the day the numbers stop supporting what the page says.
+
 Used by every chapter.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["glue", "format_glued", "has_myst_nb"]
+__all__ = ["glue", "format_glued", "has_myst_nb", "claim", "ClaimError"]
 
 
 def has_myst_nb() -> bool:
@@ -72,3 +75,32 @@ def glue(name: str, value: Any, display: bool = True) -> None:
         show(value)
     else:
         print(f"{name} = {format_glued(value)}")
+
+
+class ClaimError(AssertionError):
+    """A sentence of a chapter is no longer supported by the numbers the chapter computed."""
+
+
+def claim(sentence: str, holds: bool, **numbers: Any) -> None:
+    """Check that the page's own numbers support one of its sentences.
+
+    Parameters
+    ----------
+    sentence : str
+        The claim as the prose makes it (e.g. ``"the gain is consistent across seeds"``).
+    holds : bool
+        The claim's test on the computed numbers, with its tolerance.
+    **numbers
+        The numbers the test reads, shown in the error so that a failed build says why.
+
+    Raises
+    ------
+    ClaimError
+        When ``holds`` is false. In the book a hidden cell calls this right after the sentence, so
+        the build fails instead of printing a sentence its numbers contradict.
+    """
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise ValueError("claim needs the sentence it checks, as a non-empty string")
+    if not bool(holds):
+        shown = ", ".join(f"{k} = {format_glued(v)}" for k, v in numbers.items()) or "no numbers given"
+        raise ClaimError(f"The page says {sentence!r}, but its numbers do not support it: {shown}.")

@@ -48,3 +48,16 @@ def test_format_glued(value, text):
 def test_glue_rejects_a_bad_name():
     with pytest.raises(ValueError, match="non-empty string name"):
         glue("", 1.0)
+
+
+def test_claim_passes_silently_and_fails_naming_sentence_and_numbers(capsys):
+    from gapkit.notebook import ClaimError, claim
+
+    claim("the gap grows", 0.9 > 0.5, before=0.5, after=0.9)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ClaimError, match=r"'the gap grows'.*before = 0\.9, after = 0\.5"):
+        claim("the gap grows", 0.5 > 0.9, before=0.9, after=0.5)
+    with pytest.raises(AssertionError):  # a ClaimError is an AssertionError: the cell fails like an assert
+        claim("x", False)
+    with pytest.raises(ValueError, match="sentence"):
+        claim("", True)
