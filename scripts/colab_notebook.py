@@ -594,6 +594,8 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
             cells.append(new)
     if page.solution:
         raise page.fail(f"the solution to {page.solution!r} is never closed: add {{solution-end}}")
+    for i, cell in enumerate(cells):  # stable ids: the same source gives the same notebook, byte for byte
+        cell["id"] = f"cell-{i:03d}"
     out.cells = cells
     _add_reading_note(out, doc, page)
     out.metadata.pop("jupytext", None)  # no longer the MyST pairing's text form
@@ -604,7 +606,7 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
 
 
 def _add_reading_note(nb: Any, doc: str, page: _Page) -> None:
-    """Under the chapter title: where the chapter is in the book, and how to read its numbers."""
+    """Under the chapter title (the first ``# `` heading): where the chapter is, how to read its numbers."""
     site = page.site
     number = re.match(r"(\d+)_", posixpath.basename(doc))
     where = f"Chapter {int(number.group(1))} of" if number else "Part of"
@@ -617,13 +619,10 @@ def _add_reading_note(nb: Any, doc: str, page: _Page) -> None:
     if any(c.cell_type == "markdown" and "<details>" in c.source for c in nb.cells):
         note += " Solutions are folded: try each exercise first, then click *Solution* to open it."
     note += "*"
-    for cell in nb.cells:
+    for cell in nb.cells:  # a notebook without a title gets no note
         if cell.cell_type == "markdown" and re.search(r"^# ", cell.source, re.M):
             cell.source = re.sub(r"^(# [^\n]*)", lambda m: f"{m.group(1)}\n\n{note}", cell.source, count=1, flags=re.M)
             return
-    import nbformat
-
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
 
 
 def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path = ROOT,
