@@ -56,5 +56,12 @@ bench: venv
 	$(PY) benchmarks/bench_geometry.py
 	$(PY) benchmarks/bench_sweep.py
 
+# Tag v<gapkit version> and publish _build/html to the published branch of REMOTE (scripts/book.py release):
+#   make release REMOTE=git@github.com:gapbook/gapbook.git [RELEASE_FLAGS="--skip-build --dry-run"]
+.PHONY: release
+release: venv
+	@test -n "$(REMOTE)" || { echo 'usage: make release REMOTE=<git url or path> [RELEASE_FLAGS="--skip-build --dry-run"]' >&2; exit 2; }
+	$(PY) scripts/book.py release --remote "$(REMOTE)" --profile $(BOOK_PROFILE) $(RELEASE_FLAGS)
+
 clean:
 	rm -rf _build student
