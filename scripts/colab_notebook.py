@@ -256,7 +256,6 @@ class CodeFence:
     text: str
 
 
-Block = "str | Directive | CodeFence"
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
 _OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):\s?(?P<value>.*)$")
 
