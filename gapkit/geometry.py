@@ -45,7 +45,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ._io import atomic_open
-from ._validation import as_matrix, as_paired, l2_normalize
+from ._validation import SEED, Integral, Interval, Real, as_matrix, as_paired, l2_normalize, validate_params
 
 __all__ = [
     "normalize_rows",
@@ -70,6 +70,12 @@ __all__ = [
 #: Numbers per float64 working block (2**21 -> 16 MB). Tests shrink it to exercise chunking.
 _CHUNK_ELEMS = 1 << 21
 
+# declarative parameter constraints (checked by gapkit._validation.validate_params)
+_SEED = [None, SEED]
+_FRACTION = [Interval(Real, 0, 1, closed="neither")]
+_KERNEL_T = [Interval(Real, 0, None, closed="neither")]
+_MAX_ROWS = [None, Interval(Integral, 2, None, closed="left")]
+
 #: Default subsample size of the pairwise metric :func:`uniformity`.
 UNIFORMITY_MAX_SAMPLES = 4096
 #: Default number of pairs :func:`linear_separability` trains and tests on.
@@ -88,15 +94,8 @@ def _row_slices(n: int, d: int) -> Iterator[slice]:
 
 
 def _unit_rows(block: np.ndarray) -> np.ndarray:
-    """Float64 copy of ``block`` with unit-norm rows (robust to huge/tiny magnitudes)."""
-    c = np.array(block, dtype=np.float64, copy=True)
-    sq = np.einsum("ij,ij->i", c, c)
-    bad = ~((sq > 0) & np.isfinite(sq))
-    if bad.any():  # |x| > 1e154 overflows, |x| < 1e-154 underflows: rescale those rows first
-        c[bad] /= np.abs(c[bad]).max(axis=1, keepdims=True)
-        sq[bad] = np.einsum("ij,ij->i", c[bad], c[bad])
-    c /= np.sqrt(sq)[:, None]
-    return c
+    """Float64 copy of ``block`` with unit-norm rows: gapkit's one normaliser, safe at any magnitude."""
+    return l2_normalize(block, dtype=np.float64)
 
 
 def _unit_sum(x: np.ndarray) -> np.ndarray:
@@ -431,6 +430,14 @@ def relative_modality_gap(image: Any, text: Any) -> float:
     ``(1 − cos)/2`` for ``m`` mix two scales. Our tests pin the form above on
     closed-form cases (e.g. antipodal cones).
 
+    One difference from Schrodi et al.'s code: it clamps the matching term
+    from below, ``m ← max(m, 1e-3)``, to avoid 0/0; we do not clamp. The two
+    agree whenever ``m ≥ 1e-3`` (mean paired cosine ≤ 0.998). When
+    image == text (every pair identical, ``m = 0``) ours returns exactly 0 (no
+    gap), while the clamped form returns ``1e-3 / (1e-3 + (a + b)/2)``: about
+    0.002 for a typical spread ``a = b = 0.5``, and 1 when, in addition, all
+    rows coincide (``a = b = 0``), the case ours defines as 0.
+
     Chapter 3.
     """
     img, txt = as_paired(image, text)
@@ -441,6 +448,8 @@ def relative_modality_gap(image: Any, text: Any) -> float:
     )
 
 
+@validate_params({"test_size": _FRACTION, "seed": _SEED, "max_pairs": _MAX_ROWS,
+                  "C": [Interval(Real, 0, None, closed="neither")]})
 def linear_separability(
     image: Any,
     text: Any,
@@ -545,6 +554,8 @@ def alignment(image: Any, text: Any) -> float:
     return float((dist * dist).mean())
 
 
+@validate_params({"t": _KERNEL_T, "max_samples": _MAX_ROWS, "seed": _SEED,
+                  "block_size": [None, Interval(Integral, 1, None, closed="left")]})
 def uniformity(
     x: Any,
     t: float = 2.0,
@@ -744,6 +755,10 @@ def _wilson(acc: float, n: int, level: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+@validate_params({"n_boot": [Interval(Integral, 0, None, closed="left")], "seed": _SEED, "ci": _FRACTION,
+                  "spectral_boot": [None, Interval(Integral, 0, None, closed="left")], "uniformity_t": _KERNEL_T,
+                  "uniformity_max_samples": _MAX_ROWS, "separability": ["boolean"], "test_size": _FRACTION,
+                  "separability_max_pairs": _MAX_ROWS})
 def gap_report(
     image: Any,
     text: Any,

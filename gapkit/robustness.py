@@ -26,12 +26,17 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validation import as_matrix, l2_normalize
+from ._validation import SEED, Integral, Interval, Real, as_matrix, check_param, l2_normalize, validate_params
 
 __all__ = ["zero_shot_predict", "zero_shot_accuracy", "zero_shot_margins", "perturb", "flip_rate",
            "flip_rate_curve", "flip_rate_between"]
 
 Perturbation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+# declarative parameter constraints (gapkit._validation.validate_params)
+_SIGMA = [Interval(Real, 0, None, closed="left")]
+_BITS = [Interval(Integral, 2, 32, closed="both")]
+_PERTURBATION = ["callable", str]
 
 
 def _pair(query_emb: Any, class_emb: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +83,7 @@ def zero_shot_margins(query_emb: Any, class_emb: Any) -> np.ndarray:
     return top2.max(axis=1) - top2.min(axis=1)
 
 
+@validate_params({"kind": _PERTURBATION, "sigma": _SIGMA, "bits": _BITS, "rng": [None, np.random.Generator]})
 def perturb(x_unit: np.ndarray, kind: str | Perturbation = "gaussian", *, sigma: float = 0.05, bits: int = 8,
             rng: np.random.Generator | None = None) -> np.ndarray:
     """Perturb unit rows and re-normalise (see the module docstring for the definitions)."""
@@ -87,23 +93,27 @@ def perturb(x_unit: np.ndarray, kind: str | Perturbation = "gaussian", *, sigma:
         if out.shape != x_unit.shape:
             raise ValueError(f"custom perturbation returned shape {out.shape}, expected {x_unit.shape}")
     elif kind == "gaussian":
-        if sigma < 0:
-            raise ValueError(f"sigma must be >= 0, got {sigma}")
         if sigma == 0:
             return x_unit.copy()
         out = x_unit + sigma * rng.standard_normal(x_unit.shape)
     elif kind == "quantize":
-        if int(bits) < 2:
-            raise ValueError(f"bits must be >= 2, got {bits}")
-        levels = 2 ** (int(bits) - 1) - 1
+        levels = 2 ** (bits - 1) - 1
         step = np.abs(x_unit).max(axis=1, keepdims=True) / levels
         out = np.round(x_unit / step) * step
     else:
         raise ValueError(f"perturbation must be 'gaussian', 'quantize' or a callable, got {kind!r}")
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms > 0, norms, 1.0)
+    zero = ~(out != 0).any(axis=1)
+    if zero.any() or not np.isfinite(out).all():
+        raise ValueError(
+            f"the perturbation returned {int(zero.sum())} all-zero row(s) and "
+            f"{int((~np.isfinite(out).all(axis=1)).sum())} non-finite row(s), which have no direction to classify; "
+            "a perturbation must return finite, non-zero rows."
+        )
+    return l2_normalize(out, dtype=np.float64)
 
 
+@validate_params({"perturb": _PERTURBATION, "sigma": _SIGMA, "bits": _BITS,
+                  "n_trials": [Interval(Integral, 1, None, closed="left")], "seed": [None, SEED]})
 def flip_rate(query_emb: Any, class_emb: Any, perturb: str | Perturbation = "gaussian", *, sigma: float = 0.05,
               bits: int = 8, n_trials: int = 10, seed: int = 0) -> float:
     """P[argmax changes | query embedding + perturbation] for zero-shot classification (chapter 6).
@@ -131,11 +141,9 @@ def flip_rate(query_emb: Any, class_emb: Any, perturb: str | Perturbation = "gau
         Fraction of (query, trial) pairs whose prediction differs from the clean one.
     """
     q, c = _pair(query_emb, class_emb)
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     rng = np.random.default_rng(seed)
     clean = _predict_unit(q, c)
-    trials = 1 if (isinstance(perturb, str) and perturb == "quantize") else int(n_trials)
+    trials = 1 if (isinstance(perturb, str) and perturb == "quantize") else n_trials
     flips = 0
     for _ in range(trials):
         flips += int(np.sum(_predict_unit(_perturb(q, perturb, sigma=sigma, bits=bits, rng=rng), c) != clean))
@@ -148,9 +156,10 @@ _perturb = perturb  # the public function, under a name flip_rate's argument doe
 def flip_rate_curve(query_emb: Any, class_emb: Any, sigmas: Sequence[float], *, n_trials: int = 10,
                     seed: int = 0) -> pd.DataFrame:
     """Gaussian flip rate for each σ in ``sigmas``: a DataFrame with columns ``sigma``, ``flip_rate``."""
-    return pd.DataFrame({"sigma": [float(s) for s in sigmas],
-                         "flip_rate": [flip_rate(query_emb, class_emb, "gaussian", sigma=float(s), n_trials=n_trials,
-                                                 seed=seed) for s in sigmas]})
+    sig = [check_param(f"sigmas[{i}]", s, _SIGMA, owner="flip_rate_curve") for i, s in enumerate(sigmas)]
+    return pd.DataFrame({"sigma": sig,
+                         "flip_rate": [flip_rate(query_emb, class_emb, "gaussian", sigma=s, n_trials=n_trials,
+                                                 seed=seed) for s in sig]})
 
 
 def flip_rate_between(query_emb: Any, perturbed_emb: Any, class_emb: Any) -> float:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_matrix, as_paired, l2_normalize
+from ._validation import Interval, Options, Real, as_matrix, as_paired, check_param, check_params, l2_normalize, row_norms
 from .geometry import gap_vector
 
 __all__ = ["LambdaShift", "MeanCentering", "OrthogonalShift", "NotFittedError", "lambda_shift"]
@@ -45,17 +45,19 @@ def _unit(x: Any, name: str) -> np.ndarray:
     return l2_normalize(arr, dtype=np.float64)
 
 
-def _renorm(x: np.ndarray, name: str) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    tiny = norms[:, 0] <= 1e-12
+_LAMBDA_HINT = "This happens when a row equals the shift vector; use a smaller |λ| or renormalize=False."
+
+
+def _renorm(x: np.ndarray, name: str, hint: str = _LAMBDA_HINT) -> np.ndarray:
+    """Rows of ``x`` back on the unit sphere (gapkit's one normaliser); rows at the origin raise, with ``hint``."""
+    tiny = row_norms(x) <= 1e-12
     if tiny.any():
         bad = np.flatnonzero(tiny)[:5].tolist()
         raise ValueError(
             f"{name}: {int(tiny.sum())} row(s) (e.g. {bad}) land on the origin after the shift and cannot be "
-            "re-normalised. This happens when a row equals the shift vector; use a smaller |λ| or "
-            "renormalize=False."
+            f"re-normalised. {hint}"
         )
-    return x / norms
+    return l2_normalize(x, dtype=x.dtype)
 
 
 def lambda_shift(image: np.ndarray, text: np.ndarray, gap: np.ndarray, lam: float,
@@ -65,7 +67,7 @@ def lambda_shift(image: np.ndarray, text: np.ndarray, gap: np.ndarray, lam: floa
     ``t' = normalise(t̂ + (λ/2)Δ)``, ``v' = normalise(v̂ − (λ/2)Δ)``. Low-level
     helper shared by :class:`LambdaShift` and :func:`gapkit.train.sweep_lambda`.
     """
-    half = 0.5 * float(lam) * gap
+    half = 0.5 * check_param("lam", lam, [Interval(Real, None, None)], owner="lambda_shift") * gap
     img = image - half
     txt = text + half
     if renormalize:
@@ -77,6 +79,12 @@ def lambda_shift(image: np.ndarray, text: np.ndarray, gap: np.ndarray, lam: floa
 class _Base:
     _fitted_attr = "gap_"
     _param_names: tuple[str, ...] = ()
+    #: scikit-learn style declarative constraints, checked in fit and in every transform
+    _parameter_constraints: dict[str, list[Any]] = {}
+
+    def _validate_params(self) -> None:
+        check_params(self._parameter_constraints, owner=type(self).__name__,
+                     **{k: getattr(self, k) for k in self._parameter_constraints})
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attr):
@@ -84,6 +92,7 @@ class _Base:
                 f"This {type(self).__name__} is not fitted yet: call .fit(image_train, text_train) on the "
                 "training split before .transform(...)."
             )
+        self._validate_params()
 
     def _check_dim(self, arr: np.ndarray, name: str) -> None:
         if arr.shape[1] != self.n_features_in_:
@@ -154,6 +163,7 @@ class LambdaShift(_Base):
     """
 
     _param_names = ("lam", "renormalize")
+    _parameter_constraints = {"lam": [Interval(Real, None, None)], "renormalize": ["boolean"]}
 
     def __init__(self, lam: float = 1.0, renormalize: bool = True) -> None:
         self.lam = lam
@@ -161,6 +171,7 @@ class LambdaShift(_Base):
 
     def fit(self, image: Any, text: Any) -> "LambdaShift":
         """Learn Δ from matched ``image``/``text`` rows (pass the training split only)."""
+        self._validate_params()
         self.gap_ = gap_vector(image, text)
         self.gap_norm_ = float(np.linalg.norm(self.gap_))
         self.n_features_in_ = self.gap_.shape[0]
@@ -203,12 +214,14 @@ class MeanCentering(_Base):
     """
 
     _param_names = ("renormalize",)
+    _parameter_constraints = {"renormalize": ["boolean"]}
 
     def __init__(self, renormalize: bool = True) -> None:
         self.renormalize = renormalize
 
     def fit(self, image: Any, text: Any) -> "MeanCentering":
         """Learn each modality's mean from matched training rows."""
+        self._validate_params()
         img, txt = as_paired(image, text)
         self.image_mean_ = l2_normalize(img, dtype=np.float64).mean(axis=0)
         self.text_mean_ = l2_normalize(txt, dtype=np.float64).mean(axis=0)
@@ -222,7 +235,8 @@ class MeanCentering(_Base):
         self._check_dim(arr, name)
         out = l2_normalize(arr, dtype=np.float64) - mean
         if self.renormalize:
-            out = _renorm(out, name)
+            out = _renorm(out, name, "This happens when a row equals the fitted mean of its modality (e.g. when "
+                                     "every fit row was the same); fit on more varied rows or use renormalize=False.")
         return out.astype(_out_dtype(arr), copy=False)
 
     def transform_image(self, image: Any) -> np.ndarray:
@@ -258,10 +272,15 @@ class OrthogonalShift(_Base):
 
     The guarantee is exact for fixed vectors inside the fitted span. Fit with
     ``fixed_extra=`` holding e.g. the zero-shot class-prompt embeddings so
-    that they are in the span too. With ``energy < 1`` the span is truncated
-    to its top principal directions and the invariance becomes approximate; if
-    the fixed rows span the whole space (``n ≥ d`` full-rank, ``energy=None``)
-    then ``Δ_⊥ = 0`` and the shift does nothing (``gap_perp_norm_`` says so).
+    that they are in the span too: their directions are *always* kept exactly
+    in the basis (it starts from an orthonormal basis of ``fixed_extra``), so
+    no zero-shot prediction against them can change, whatever ``energy`` is.
+    With ``energy < 1`` only the rest of the span (the fixed training rows,
+    after removing their components along ``fixed_extra``) is truncated to its
+    top principal directions, and the invariance becomes approximate for other
+    fixed vectors; if the fixed rows span the whole space (``n ≥ d``
+    full-rank, ``energy=None``) then ``Δ_⊥ = 0`` and the shift does nothing
+    (``gap_perp_norm_`` says so).
 
     Parameters
     ----------
@@ -271,13 +290,14 @@ class OrthogonalShift(_Base):
         The modality that is translated; the other one is fixed.
     energy : float or None
         ``None`` (default): the full numerical span of the fixed rows (singular
-        values above ``tol · σ_max``). A float in (0, 1]: the fewest uncentred
-        principal directions holding that fraction of the squared singular
+        values above ``tol · σ_max``). A float in (0, 1]: the ``fixed_extra``
+        directions plus the fewest uncentred principal directions of the
+        remaining fixed rows holding that fraction of their squared singular
         values (e.g. ``0.999``), an approximate span for real, full-rank data.
-    tol : float or None
-        Relative singular-value cut-off for ``energy=None``; default
-        ``max(n, d) · eps`` of the fixed rows' dtype (float32 inputs get float32's
-        epsilon), as :func:`numpy.linalg.matrix_rank` does.
+    tol : float in [0, 1) or None
+        Relative singular-value cut-off (for ``energy=None``, and for the rank of
+        ``fixed_extra``); default ``max(n, d) · eps`` of the fixed rows' dtype
+        (float32 inputs get float32's epsilon), as :func:`numpy.linalg.matrix_rank` does.
     renormalize : bool
         Put the moving rows back on the unit sphere.
 
@@ -288,6 +308,13 @@ class OrthogonalShift(_Base):
     """
 
     _param_names = ("lam", "moving", "energy", "tol", "renormalize")
+    _parameter_constraints = {
+        "lam": [Interval(Real, None, None)],
+        "moving": [Options("image", "text")],
+        "energy": [None, Interval(Real, 0, 1, closed="right")],
+        "tol": [None, Interval(Real, 0, 1, closed="left")],
+        "renormalize": ["boolean"],
+    }
 
     def __init__(self, lam: float = 1.0, moving: str = "image", energy: float | None = None,
                  tol: float | None = None, renormalize: bool = True) -> None:
@@ -308,36 +335,51 @@ class OrthogonalShift(_Base):
             More rows of the fixed modality whose span must be respected (e.g. the
             class-prompt text embeddings used for zero-shot classification).
         """
-        if self.moving not in ("image", "text"):
-            raise ValueError(f"moving must be 'image' or 'text', got {self.moving!r}")
-        if self.energy is not None and not (0 < float(self.energy) <= 1):
-            raise ValueError(f"energy must be None or in (0, 1], got {self.energy!r}")
+        self._validate_params()
         img, txt = as_paired(image, text)
         self.gap_ = gap_vector(img, txt)
         fixed = l2_normalize(txt if self.moving == "image" else img, dtype=np.float64)
         inputs = [txt if self.moving == "image" else img]
+        d = fixed.shape[1]
+        keep = np.zeros((0, d))
         if fixed_extra is not None:
             extra = as_matrix(fixed_extra, name="fixed_extra", min_rows=1)
             inputs.append(extra)
-            if extra.shape[1] != fixed.shape[1]:
-                raise ValueError(f"fixed_extra has {extra.shape[1]} dimensions, the pairs have {fixed.shape[1]}.")
-            fixed = np.vstack([fixed, l2_normalize(extra, dtype=np.float64)])
+            if extra.shape[1] != d:
+                raise ValueError(f"fixed_extra has {extra.shape[1]} dimensions, the pairs have {d}.")
+            # an exact orthonormal basis of the extra directions: always kept, whatever `energy` is
+            unit = l2_normalize(extra, dtype=np.float64)
+            _, se, vte = np.linalg.svd(unit, full_matrices=False)
+            keep = vte[: int(np.sum(se > self._tol(unit, inputs) * se[0]))]
+            fixed = fixed - (fixed @ keep.T) @ keep
         _, s, vt = np.linalg.svd(fixed, full_matrices=False)
-        if self.energy is None:
-            # the coarsest input precision sets the noise floor (float32 rounding is not a direction)
-            eps = max(np.finfo(a.dtype if a.dtype.kind == "f" else np.float64).eps for a in inputs)
-            tol = self.tol if self.tol is not None else max(fixed.shape) * eps
-            k = int(np.sum(s > tol * s[0]))
+        # singular values are judged against the whole fixed set's scale (the extra directions included)
+        ref = float(np.hypot(s[0], se[0])) if keep.shape[0] else float(s[0])
+        tol = self._tol(fixed, inputs)
+        if s[0] <= tol * ref:  # the fixed rows lie inside span(fixed_extra): nothing else to keep
+            k = 0
+        elif self.energy is None:
+            k = int(np.sum(s > tol * ref))
         else:
             share = np.cumsum(s**2) / np.sum(s**2)
-            k = int(np.searchsorted(share, float(self.energy) - 1e-12) + 1)
-            k = min(k, len(s))
-        self.rank_ = k
-        self.basis_ = vt[:k]
+            k = min(int(np.searchsorted(share, float(self.energy) - 1e-12) + 1), len(s))
+        basis = np.vstack([keep, vt[:k]])
+        if keep.shape[0] and k:  # re-orthonormalise the seam (rounding), keeping span(fixed_extra) first
+            basis = np.linalg.qr(basis.T)[0].T
+        self.rank_ = basis.shape[0]
+        self.basis_ = basis
         self.gap_perp_ = self.gap_ - self.basis_.T @ (self.basis_ @ self.gap_)
         self.gap_perp_norm_ = float(np.linalg.norm(self.gap_perp_))
         self.n_features_in_ = img.shape[1]
         return self
+
+    def _tol(self, rows: np.ndarray, inputs: list[np.ndarray]) -> float:
+        """Relative singular-value cut-off: ``tol``, else ``max(n, d)·eps`` of the coarsest input dtype."""
+        if self.tol is not None:
+            return float(self.tol)
+        # the coarsest input precision sets the noise floor (float32 rounding is not a direction)
+        eps = max(np.finfo(a.dtype if a.dtype.kind == "f" else np.float64).eps for a in inputs)
+        return max(rows.shape) * eps
 
     def _move(self, x: Any, name: str, sign: float) -> np.ndarray:
         self._check_fitted()
