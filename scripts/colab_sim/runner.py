@@ -1,0 +1,218 @@
+"""Execute the published notebooks the way a Colab student's runtime does.
+
+For each notebook (the ``.ipynb`` a Colab badge opens, as ``scripts/book.py`` wrote it) the
+simulation gives a fresh runtime: the Colab environment is rebuilt (uv: seconds), the Hub and
+gapkit caches are empty, the working directory is new. The notebook runs top to bottom with
+nbclient in a kernel of that environment, unmodified: nothing injects ``PROFILE``, so
+``PROFILE = "auto"`` and the install cell take their Colab branches. Afterwards the
+environment's Colab versions are checked again (the install must not have replaced one), and
+the notebook must have resolved the ``full`` profile and installed gapkit from the tagged clone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import env as envmod
+from . import hub, runtime, standins, versions
+from .env import BUILD, ENV, ROOT, log
+
+PUBLISHED = BUILD / "site" / "_extra" / "notebooks"
+SIM = runtime.SIM
+HUB_DIR = SIM / "hub"
+REPORT = SIM / "report.json"
+
+
+def _book():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import book  # noqa: E402  (the book runner's kernel manager and per-cell timeout)
+
+    return book
+
+
+# ----------------------------------------------------------------------------------------------
+# stand-ins for the Hub
+
+
+def build_standins(force: bool = False, *, env_python: Path | None = None) -> float:
+    """Generate the Hub stand-ins into ``_build/colab-sim/hub`` unless they are up to date; seconds taken."""
+    stamp = HUB_DIR / "_stamp.json"
+    want = {"generator": standins.fingerprint(), "colab": versions.COLAB}
+    if not force and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return 0.0
+    t0 = time.perf_counter()
+    tmp = HUB_DIR.with_name("hub.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    scripts = str(ROOT / "scripts")
+    quiet = dict(cwd=scripts, check=True, env=dict(os.environ, PYTHONHASHSEED="0", TOKENIZERS_PARALLELISM="false",
+                                                       HF_HUB_OFFLINE="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1"))
+    # part 1 needs sentencepiece, tokenizers, open_clip, timm: the main .venv (this interpreter)
+    subprocess.run([sys.executable, "-m", "colab_sim.standins", "tokenizers", str(tmp)], **quiet)
+    # part 2 is written by the simulated runtime's own transformers and datasets
+    subprocess.run([str(env_python or envmod.env_python()), "-m", "colab_sim.standins", "hub", str(tmp)], **quiet)
+    if HUB_DIR.exists():
+        shutil.rmtree(HUB_DIR)
+    tmp.rename(HUB_DIR)
+    stamp.write_text(json.dumps(want))
+    seconds = time.perf_counter() - t0
+    log(f"Hub stand-ins written to {HUB_DIR.relative_to(ROOT)} in {seconds:.1f} s")
+    return seconds
+
+
+def published_data_dir() -> Path | None:
+    """Where the published embeddings (gapkit.datasets.load_published_embeddings) lie here, if anywhere."""
+    for cand in (os.environ.get("GAPKIT_DATA"), str(ROOT.parent / "shared" / "data")):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# one notebook
+
+
+def _gapkit_origin(python: Path) -> dict[str, Any]:
+    code = ("import json, importlib.metadata as m\n"
+            "try:\n    d = m.distribution('gapkit')\nexcept m.PackageNotFoundError:\n    print('null')\n"
+            "else:\n    print(d.read_text('direct_url.json') or 'null')\n")
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out) or {}
+
+
+def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fresh_env: bool,
+                     env_seconds: list[float]) -> dict[str, Any]:
+    """Run one published notebook in a fresh simulated runtime; returns its record."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    book = _book()
+    name = path.stem
+    rec: dict[str, Any] = {"notebook": path.name, "result": "ok"}
+    if fresh_env:
+        env_seconds.append(envmod.build(quiet=True))
+    runtime.install_google_colab()
+    work = SIM / "content" / name  # Colab's /content: a new working directory for each runtime
+    cache = SIM / "cache" / name
+    for d in (work, cache):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    extra = runtime.kernel_env(server.endpoint, cache)
+    data = published_data_dir()
+    if data is not None:  # the raw-GitHub download of the published embeddings, served from the local copy
+        extra["GAPKIT_DATA_URL"] = f"{server.endpoint}/gapkit-data"
+    runtime.write_kernelspec(ENV, extra)
+    os.environ["JUPYTER_PATH"] = str(runtime.KERNELS)
+
+    nb = nbformat.read(path, as_version=4)
+    failed: dict[str, Any] = {}
+
+    def on_cell_error(cell, cell_index, execute_reply):
+        failed.setdefault("index", cell_index)
+        failed.setdefault("count", cell.get("execution_count"))
+
+    client = NotebookClient(
+        nb, timeout=book.CELL_TIMEOUT_S, kernel_name=runtime.KERNEL_NAME, allow_errors=False,
+        kernel_manager_class=book.ipc_kernel_manager(), resources={"metadata": {"path": str(work)}},
+        on_cell_error=on_cell_error,
+    )
+    t0 = time.perf_counter()
+    try:
+        client.execute(env=runtime.kernel_process_env(extra), cwd=str(work))
+    except CellExecutionError as err:
+        count = failed.get("count") or (failed.get("index", -1) + 1)
+        rec.update(result="error", error=f"cell {count}: {err.ename}: {err.evalue}",
+                   traceback=str(err).strip().splitlines()[-25:])
+    except Exception as err:  # a cell past the timeout, a dead kernel
+        count = failed.get("count")
+        where = f"cell {count}: " if count else ""
+        rec.update(result="error", error=f"{where}{type(err).__name__}: {str(err).strip().splitlines()[0][:300]}")
+    rec["seconds"] = round(time.perf_counter() - t0, 1)
+    out = SIM / "executed" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    rec.update(book.profile_from_outputs(nb))
+    rec["figures"] = book.count_figures(nb)
+    problems = []
+    if rec["result"] == "ok" and rec.get("profile") != "full":
+        problems.append(f"PROFILE='auto' resolved to {rec.get('profile')!r}, not 'full' as in Colab")
+    origin = _gapkit_origin(envmod.env_python())
+    commit = origin.get("vcs_info", {}).get("commit_id")
+    if commit != clone_commit:
+        problems.append(f"gapkit was not installed by the install cell from the tagged clone ({origin or 'not installed'})")
+    elif origin.get("url") != runtime.repo_url():
+        problems.append(f"gapkit came from {origin.get('url')}, not {runtime.repo_url()}")
+    after = versions.check_versions(envmod.installed_versions(envmod.env_python()),
+                                    absent=versions.ABSENT_AFTER_INSTALL)
+    if after:
+        problems.append("the install cell changed Colab's packages: " + "; ".join(after))
+    if problems and rec["result"] == "ok":
+        rec.update(result="error", error="; ".join(problems))
+    elif problems:
+        rec["also"] = problems
+    return rec
+
+
+# ----------------------------------------------------------------------------------------------
+# all notebooks
+
+
+def run(notebooks: list[Path] | None = None, *, only: list[str] | None = None, fresh_env: bool = True,
+        worktree: bool = False, env_seconds: float | None = None) -> int:
+    """Execute the published notebooks; prints one line per notebook and a summary; 0 when all passed."""
+    notebooks = notebooks or sorted(PUBLISHED.glob("*.ipynb"))
+    if only:
+        notebooks = [p for p in notebooks if any(o in p.stem for o in only)]
+    if not notebooks:
+        log(f"no published notebooks in {PUBLISHED.relative_to(ROOT)}: run `scripts/book.py execute` "
+            "(or `scripts/book.py publish`) first")
+        return 1
+    builds: list[float] = [] if env_seconds is None else [env_seconds]
+    if not envmod.ENV.exists():
+        builds.append(envmod.build())
+    hub_seconds = build_standins()
+    clone, tag, commit = runtime.make_clone(worktree=worktree)
+    runtime.write_ipython_startup()
+    log(f"install cell source: {runtime.repo_url()}@{tag} -> {clone.relative_to(ROOT)} ({commit[:10]})")
+    records = []
+    data = published_data_dir()
+    with hub.HubServer(HUB_DIR, log_path=SIM / "hub-requests.log", data_dir=data) as server:
+        log(f"Hub stand-in at {server.endpoint} ({len(server.repos)} repositories)")
+        for i, path in enumerate(notebooks):
+            # the first notebook runs in the environment built above; every later one in a fresh one
+            rec = execute_notebook(path, server=server, clone_commit=commit, fresh_env=fresh_env and i > 0,
+                                   env_seconds=builds)
+            records.append(rec)
+            if rec["result"] == "ok":
+                log(f"{path.name}: ok in {rec['seconds']} s (profile {rec.get('profile')}, "
+                    f"{rec['figures']} figures)")
+            else:
+                log(f"FAILED {path.name}: {rec['error']}")
+                for line in rec.get("traceback", []):
+                    print(f"    {line}", flush=True)
+        unknown = server.unknown()
+    if unknown:
+        log("the Hub stand-in was asked for routes it does not serve: " + "; ".join(sorted(set(unknown))[:10]))
+    failed = [r for r in records if r["result"] != "ok"]
+    total = sum(r["seconds"] for r in records)
+    summary = {"records": records, "env_build_seconds": [round(s, 1) for s in builds],
+               "hub_standins_seconds": round(hub_seconds, 1), "notebook_seconds": round(total, 1),
+               "deviations": {k: list(v) for k, v in versions.DEVIATIONS.items()}}
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(summary, indent=2))
+    env_note = ", ".join(f"{s:.1f}" for s in builds)
+    log(f"{len(records) - len(failed)} of {len(records)} published notebooks ok in {total:.1f} s "
+        f"(environment builds: {env_note} s; Hub stand-ins: {hub_seconds:.1f} s)")
+    for r in failed:
+        print(f"[colab-sim] FAILED {r['notebook']}: {r['error']}", file=sys.stderr, flush=True)
+    return 1 if failed else 0
