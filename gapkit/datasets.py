@@ -46,6 +46,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ._validation import (SEED, Integral, Interval, InvalidInputError, Options, Real, as_uint8_image, check_texts,
+                          validate_params)
 from ._published import (  # noqa: F401  (real published embeddings, re-exported here)
     PUBLISHED_EMBEDDINGS, PublishedDataError, PublishedDataUnavailableError, PublishedEmbeddings, PublishedSet,
     available_published_embeddings, glue_or_nan, load_published_embeddings, published_or_note,
@@ -129,7 +131,7 @@ class PairedDataset:
                 "use np.clip(x * 255, 0, 255).astype(np.uint8) for float images in [0, 1]."
             )
         n = images.shape[0]
-        texts = [str(t) for t in self.texts]
+        texts = check_texts(self.texts, name=f"{self.name}: texts")
         if len(texts) != n:
             raise ValueError(f"{self.name}: {n} images but {len(texts)} texts; row i of each must be a pair.")
         labels = np.asarray(self.labels)
@@ -184,6 +186,7 @@ class PairedDataset:
             attributes=attrs,
         )
 
+    @validate_params({"test_size": [Interval(Real, 0, 1, closed="neither")], "seed": [SEED]})
     def split(self, test_size: float = 0.2, seed: int = 42) -> tuple["PairedDataset", "PairedDataset"]:
         """Stratified, seeded train/test split (Restrepo 2026's protocol: 80/20, seed 42).
 
@@ -263,8 +266,12 @@ class PairedDataset:
 # ---------------------------------------------------------------------------
 
 
-def _to_pil(img: Any):
-    """PIL image from a PIL image, an array, a Hub ``{"bytes", "path"}`` dict, raw bytes or a path."""
+def _to_pil(img: Any, where: str = "image"):
+    """PIL image from a PIL image, an array, a Hub ``{"bytes", "path"}`` dict, raw bytes or a path.
+
+    Arrays go through :func:`gapkit._validation.as_uint8_image`: NaN/inf pixels, empty or 1-D
+    arrays, float pixels outside [0, 1] and integers outside 0-255 raise, naming ``where``.
+    """
     from PIL import Image
 
     if isinstance(img, Image.Image):
@@ -279,10 +286,8 @@ def _to_pil(img: Any):
         return Image.open(io.BytesIO(bytes(img)))
     if isinstance(img, str):
         return Image.open(img)
-    arr = np.asarray(img)
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):  # CHW -> HWC
+    arr = as_uint8_image(img, where=where)  # finite, non-empty, 2-D/3-D; floats in [0, 1], never guessed at
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3, 4):  # CHW -> HWC
         arr = np.moveaxis(arr, 0, -1)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -294,9 +299,11 @@ def _image_to_array(img: Any, image_size: int | None, i: int = 0) -> np.ndarray:
     from PIL import Image
 
     try:
-        pil = _to_pil(img).convert("RGB")
+        pil = _to_pil(img, where=f"image {i} (row {i})").convert("RGB")
+    except InvalidInputError:
+        raise
     except Exception as exc:
-        raise ValueError(f"image {i}: could not read it ({exc}).") from exc
+        raise ValueError(f"image {i} (row {i}): could not read it ({exc}); drop the row or fix its file.") from exc
     if image_size is not None and pil.size != (image_size, image_size):
         pil = pil.resize((image_size, image_size), Image.BILINEAR)
     return np.asarray(pil, dtype=np.uint8)
@@ -323,8 +330,21 @@ def _consume(records: Any, image_column: str, image_size: int | None, max_sample
     the resized arrays are ever held in memory. Returns ``(frame, images)``:
     the other columns as a DataFrame and the uint8 image array.
     """
+    import os
+
     import pandas as pd
 
+    if isinstance(records, (str, bytes, os.PathLike)):
+        raise InvalidInputError(
+            f"{what}: records={records!r} is a path, not rows. records takes a list of dicts, a pandas DataFrame or "
+            "a Hugging Face Dataset; read the file first, e.g. records=pd.read_parquet(path) or "
+            "records=datasets.load_dataset('parquet', data_files=path)['train']."
+        )
+    if isinstance(records, Mapping):
+        raise InvalidInputError(
+            f"{what}: records is a dict (keys {sorted(map(str, records))[:5]}), not rows. Pass a list of dicts (one "
+            "per pair) or a pandas DataFrame, e.g. records=pd.DataFrame(columns_dict)."
+        )
     names = getattr(records, "column_names", None)
     if isinstance(records, pd.DataFrame):
         names = list(records.columns)
@@ -338,6 +358,11 @@ def _consume(records: Any, image_column: str, image_size: int | None, max_sample
     for i, row in enumerate(rows):
         if max_samples is not None and i >= max_samples:
             break
+        if not isinstance(row, Mapping):
+            raise InvalidInputError(
+                f"{what}: records row {i} is a {type(row).__name__}, not a dict of columns. records takes a list of "
+                "dicts, a pandas DataFrame or a Hugging Face Dataset."
+            )
         if image_column not in row:
             raise ValueError(f"{what}: image column {image_column!r} not found; available: {list(row)}. "
                              "Pass image_column= (or columns={'image': ...}).")
@@ -382,6 +407,7 @@ DIGIT_TEMPLATES = (
 )
 
 
+@validate_params({"seed": [SEED], "image_size": [Interval(Integral, 1, None, closed="left")]})
 def load_digits_captions(
     seed: int = 0,
     template: str | Sequence[str] = DIGIT_TEMPLATES,
@@ -491,6 +517,10 @@ def _shape_caption(row: Mapping[str, str], described: Sequence[str]) -> str:
     return text + "."
 
 
+@validate_params({"n": [Interval(Integral, 1, None, closed="left")], "seed": [SEED],
+                  "n_described": [Interval(Integral, 0, 6, closed="both")],
+                  "image_size": [Interval(Integral, 16, None, closed="left")], "described": [Options("first", "random")],
+                  "noise": [Interval(Real, 0, None, closed="left")]})
 def make_shapes(
     n: int = 2000,
     seed: int = 0,
@@ -621,6 +651,12 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-12)
 
 
+@validate_params({"n": [Interval(Integral, 1, None, closed="left")], "seed": [SEED],
+                  "n_classes": [Interval(Integral, 2, None, closed="left")],
+                  "image_weight": [Interval(Real, None, None)], "text_weight": [Interval(Real, None, None)],
+                  "noise": [Interval(Real, 0, None, closed="left")],
+                  "positive_rate": [Interval(Real, 0, 1, closed="neither")],
+                  "image_size": [Interval(Integral, 8, None, closed="left")]})
 def make_multimodal_task(
     n: int = 3000,
     seed: int = 0,
@@ -776,6 +812,8 @@ def _missing_text(x: Any) -> str:
     return str(x)
 
 
+@validate_params({"image_size": [None, Interval(Integral, 1, None, closed="left")],
+                  "max_samples": [None, Interval(Integral, 1, None, closed="left")]})
 def load_ham10000(
     split: str = "train",
     records: Any = None,
@@ -883,6 +921,37 @@ def mentions_person(caption: str) -> bool:
     return bool(_PERSON_RE.search(str(caption).lower()))
 
 
+def _caption_list(cap: Any, i: int, name: str) -> list[str]:
+    """Row ``i``'s captions as a list of non-blank strings; anything else raises, naming the row."""
+    if isinstance(cap, str):
+        caps = [cap]
+    elif isinstance(cap, (list, tuple, np.ndarray)):
+        caps = list(cap)
+    else:
+        from ._validation import _describe_value
+
+        raise InvalidInputError(
+            f"{name}: row {i}: the caption is {_describe_value(cap)}, not a string or a list of strings. Drop the "
+            "row or fill in its caption."
+        )
+    if not caps:
+        raise InvalidInputError(f"{name}: row {i} has no caption; drop the row or fill in its caption.")
+    for j, c in enumerate(caps):
+        if not isinstance(c, str) or not c.strip():
+            from ._validation import _describe_value
+
+            what = "empty" if isinstance(c, str) else _describe_value(c)
+            raise InvalidInputError(
+                f"{name}: row {i}, caption {j} is {what}, not text. Drop the row or fill in the caption; gapkit does "
+                "not embed missing captions as 'None' or 'nan'."
+            )
+    return caps
+
+
+@validate_params({"caption_index": [Interval(Integral, None, None)],
+                  "image_size": [None, Interval(Integral, 1, None, closed="left")],
+                  "max_samples": [None, Interval(Integral, 1, None, closed="left")],
+                  "label": [None, Options("person")]})
 def load_captions(
     name: str = "coco",
     records: Any = None,
@@ -907,7 +976,8 @@ def load_captions(
     split, dataset_id, image_column, caption_column : str, optional
         Overrides of the preset.
     caption_index : int
-        Which caption to keep when the caption column holds a list.
+        Which caption to keep when the caption column holds a list, indexed as
+        in Python (``-1`` is the last); an index out of range for a row raises.
     image_size : int or None
         Resize images to a square of this side (``None`` keeps them).
     max_samples : int or None
@@ -921,8 +991,6 @@ def load_captions(
 
     Chapters 1, 3, 5 (full profile).
     """
-    if label not in (None, "person"):
-        raise ValueError(f"label must be None or 'person', got {label!r}")
     if name not in CAPTION_SOURCES and dataset_id is None:
         raise ValueError(f"unknown caption set {name!r}; known: {sorted(CAPTION_SOURCES)} (or pass dataset_id=).")
     preset = dict(CAPTION_SOURCES.get(name, {"split": "test", "image": "image", "caption": "caption",
@@ -944,13 +1012,16 @@ def load_captions(
         )
     texts, person = [], []
     for i, cap in enumerate(frame[caption_column]):
-        caps = [cap] if isinstance(cap, str) else (list(cap) if cap is not None else [])
-        if not caps:
-            raise ValueError(f"{name}: row {i} has no caption.")
-        keep = min(caption_index, len(caps) - 1)
-        texts.append(str(caps[keep]).strip())
+        caps = _caption_list(cap, i, name)
+        if not -len(caps) <= caption_index < len(caps):
+            raise ValueError(
+                f"{name}: caption_index={caption_index} is out of range for row {i}, which has {len(caps)} "
+                f"caption(s); use an index in [{-len(caps)}, {len(caps) - 1}] (Python indexing: -1 is the last)."
+            )
+        keep = caption_index % len(caps)  # the position Python's caps[caption_index] reads
+        texts.append(caps[keep].strip())
         if label == "person":
-            others = caps[:keep] + caps[keep + 1:]
+            others = caps[:keep] + caps[keep + 1:]  # never the kept caption, whatever the sign of the index
             if not others:
                 raise ValueError(
                     f"{name}: row {i} has a single caption; label='person' reads the image's *other* captions "

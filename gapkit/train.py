@@ -1,13 +1,15 @@
 """Supervised early-fusion heads and λ sweeps: the protocol of Restrepo et al. (2026) (chapter 5).
 
-The protocol, as in the authors' public code (see ``shared/background.md``):
+The protocol of the authors' public code (see ``shared/background.md``), with
+three differences listed under *Where we differ* below:
 
 - features: early fusion ``concat[text′, image′]`` of λ-shifted, unit-norm embeddings;
 - head: ``"linear"`` (one ``Linear`` layer, the paper's reported setting) or
   ``"mlp"`` (``Linear → ReLU → Linear`` with 128 hidden units);
 - AdamW (lr 3e-4, PyTorch's default weight decay 0.01, betas (0.9, 0.999)),
   batch 512, at most 100 epochs, early stopping on validation loss with
-  patience 10 (validation = a stratified, seeded 10 % of the training split);
+  patience 10 (validation = a seeded 10 % of the training split, stratified by
+  default; ``stratify_validation=False`` draws it at random, as the authors do);
   the weights of the best validation epoch are restored before testing;
 - class-balanced losses: binary → ``BCEWithLogits`` with
   ``pos_weight = n_neg / n_pos``; multiclass → cross-entropy weighted by
@@ -24,8 +26,26 @@ Splits. Every seed in ``seeds`` gets its own stratified 80/20 split (seeded by
 that seed), its own validation split, initialisation and minibatch order: the
 natural reading of "5 runs with seeds 42–46". Pass ``split_seed=42`` to keep
 one outer split for every run instead (the literal reading of "split with seed
-42"). Δ is fitted on the training split only; ``transductive=True`` fits it on
-the whole data set, as the authors' code does.
+42"). Pass ``split_column=`` (one "train"/"test" entry per row) for a fixed outer
+split, the same for every run, as the authors' code reads from its data files. Δ
+is fitted on the training split only; ``transductive=True`` fits it on the whole
+data set, as the authors' code does.
+
+Where we differ from the authors' protocol (and how to get theirs):
+
+- **Validation split.** Theirs is a random 10 % of the training split; ours is
+  stratified by default, so that rare classes appear in it (a random 10 % of a
+  small split can miss a class, and early stopping then watches a loss that
+  ignores it). ``stratify_validation=False`` gives theirs.
+- **Outer split.** Theirs is a fixed split column of the data set, the same for
+  every run; ours is a stratified 80/20 split drawn per seed (``split_seed=``
+  fixes one drawn split for all runs). ``split_column=`` gives theirs.
+- **Multilabel loss weights.** Theirs weights each label by ``n / (K · n_k)``
+  (``n_k`` positives of label ``k`` among ``n`` rows, ``K`` labels), the
+  multiclass inverse-frequency recipe applied per label; ours uses BCE with a
+  per-label ``pos_weight = (n − n_k) / n_k``, which balances positives against
+  negatives within each label. Not offered as an option: the book's data sets
+  are binary or multiclass, where our losses are exactly theirs.
 
 Two implementations of the same protocol:
 
@@ -71,7 +91,8 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 from sklearn.model_selection import train_test_split
 
-from ._validation import as_matrix, as_paired, check_labels, l2_normalize
+from ._validation import (SEED, Integral, Interval, Options, Real, as_matrix, as_paired, check_labels, check_param,
+                          l2_normalize, validate_params)
 from .shift import lambda_shift
 
 __all__ = [
@@ -93,6 +114,23 @@ _DEFAULT_LAMS = np.round(np.arange(0, 1.01, 0.1), 1)
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 _CHUNK = 8192  # rows per forward pass when evaluating
+
+# declarative parameter constraints (gapkit._validation.validate_params), shared by train_head and sweep_lambda
+_POS_INT = [Interval(Integral, 1, None, closed="left")]
+_FRACTION = [Interval(Real, 0, 1, closed="neither")]
+_PROTOCOL = {
+    "head": [Options(*_HEADS)],
+    "task": [None, Options(*_TASKS)],
+    "hidden": _POS_INT,
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": _POS_INT,
+    "max_epochs": _POS_INT,
+    "patience": _POS_INT,
+    "val_size": _FRACTION,
+    "stratify_validation": ["boolean"],
+    "progress": ["boolean"],
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -157,16 +195,22 @@ def _strat_key(y: np.ndarray) -> np.ndarray:
     return np.where(counts[inv] >= 2, keys, "rare")
 
 
-def split_indices(y: Any, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+@validate_params({"test_size": _FRACTION, "seed": [SEED], "stratify": ["boolean"]})
+def split_indices(y: Any, test_size: float, seed: int, *, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Stratified, seeded split of ``range(len(y))`` into (train, test) index arrays (both sorted).
 
     Multilabel labels are stratified on their label combinations (combinations
     seen once are pooled); if that is impossible the split falls back to a
-    plain seeded random split. Used for the outer 80/20 split and for the inner
-    validation split, identically by :func:`train_head` and :func:`sweep_lambda`.
+    plain seeded random split. ``stratify=False``: a plain seeded random split
+    (scikit-learn's ``train_test_split`` with ``random_state=seed``). Used for
+    the outer 80/20 split and for the inner validation split, identically by
+    :func:`train_head` and :func:`sweep_lambda`.
     """
     y = np.asarray(y)
     idx = np.arange(len(y))
+    if not stratify:
+        tr, te = train_test_split(idx, test_size=test_size, random_state=seed)
+        return np.sort(tr), np.sort(te)
     try:
         tr, te = train_test_split(idx, test_size=test_size, random_state=seed, stratify=_strat_key(y))
     except ValueError as exc:
@@ -296,16 +340,23 @@ def _shifted_centroids(v_hat: np.ndarray, t_hat: np.ndarray, delta: np.ndarray, 
             "image_R": np.linalg.norm(means["image"], axis=1), "text_R": np.linalg.norm(means["text"], axis=1)}
 
 
-def _check_protocol(head: str, lr: float, batch_size: int, max_epochs: int, patience: int, val_size: float) -> None:
-    if head not in _HEADS:
-        raise ValueError(f"head must be one of {_HEADS}, got {head!r}")
-    if not (0 < val_size < 1):
-        raise ValueError(f"val_size must be in (0, 1), got {val_size}")
-    if batch_size < 1 or max_epochs < 1 or patience < 1 or lr <= 0:
-        raise ValueError("batch_size, max_epochs and patience must be >= 1 and lr > 0")
-
-
 # --------------------------------------------------------------------------- reference: one head
+
+
+def _check_test_classes(y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """A head cannot predict a class it never saw: test classes must all occur in the training labels."""
+    try:
+        unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
+    except TypeError:  # labels of incomparable types: check_labels on the concatenation names them
+        return
+    if unseen.size:
+        rows = np.flatnonzero(np.isin(y_test, unseen))
+        shown = ", ".join(str(int(r)) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+        raise ValueError(
+            f"y_test: class(es) {unseen.tolist()} (test row(s) {shown}) never occur in y_train, so the head would "
+            f"silently gain an output it cannot learn. Drop those test rows, or split the data with a stratified "
+            "split (gapkit.train.split_indices) so that every class is on both sides."
+        )
 
 
 def _reference_criterion(task: str, weights: torch.Tensor) -> torch.nn.Module:
@@ -314,6 +365,7 @@ def _reference_criterion(task: str, weights: torch.Tensor) -> torch.nn.Module:
     return torch.nn.BCEWithLogitsLoss(pos_weight=weights)
 
 
+@validate_params({**_PROTOCOL, "seed": [SEED], "dtype": [Options("float32", "float64"), torch.dtype]})
 def train_head(
     X_train: Any,
     y_train: Any,
@@ -333,6 +385,7 @@ def train_head(
     device: str | torch.device = "auto",
     dtype: str = "float32",
     progress: bool = False,
+    stratify_validation: bool = True,
 ) -> dict[str, float]:
     """Train one classification head with the paper's protocol; the reference loop (chapter 5).
 
@@ -356,30 +409,39 @@ def train_head(
     device : "auto", "cpu", "cuda", ...
     dtype : {"float32", "float64"}
         Precision of features and weights.
+    stratify_validation : bool
+        Stratify the validation split by class (default); ``False`` draws it at
+        random, as the authors' code does (see the module docstring).
 
     Returns
     -------
     dict
         ``accuracy``, ``f1_macro``, ``auc`` on the test set, plus ``epochs``
         (epochs run), ``best_epoch`` and ``best_val_loss``.
+
+    Raises
+    ------
+    ValueError
+        Bad settings (named, with the value and a fix), mismatched shapes,
+        missing (None/NaN) or mixed-type labels (rows named), or a test class
+        that never occurs in the training labels.
     """
-    _check_protocol(head, lr, batch_size, max_epochs, patience, val_size)
     Xtr = as_matrix(X_train, name="X_train")
     Xte = as_matrix(X_test, name="X_test", min_rows=1, allow_zero_rows=True)
     if Xtr.shape[1] != Xte.shape[1]:
         raise ValueError(f"X_train has {Xtr.shape[1]} features but X_test has {Xte.shape[1]}.")
     ytr_raw = check_labels(y_train, Xtr.shape[0], name="y_train")
-    yte_raw = np.asarray(y_test)
+    yte_raw = check_labels(y_test, Xte.shape[0], name="y_test", min_classes=1)
     if yte_raw.ndim != ytr_raw.ndim or (yte_raw.ndim == 2 and yte_raw.shape[1] != ytr_raw.shape[1]):
         raise ValueError(f"y_test has shape {yte_raw.shape}, incompatible with y_train's {ytr_raw.shape}.")
+    if ytr_raw.ndim == 1:
+        _check_test_classes(ytr_raw, yte_raw)
     yall = check_labels(np.concatenate([ytr_raw, yte_raw]), Xtr.shape[0] + Xte.shape[0], name="y")
-    if len(yte_raw) != Xte.shape[0]:
-        raise ValueError(f"y_test: {len(yte_raw)} labels for {Xte.shape[0]} test rows.")
     ycodes, task, n_out, _ = _encode(yall, task)
     ytr, yte = ycodes[: len(ytr_raw)], ycodes[len(ytr_raw):]
 
     dev, tdt = resolve_device(device), _torch_dtype(dtype)
-    fit_pos, val_pos = split_indices(ytr_raw, val_size, seed)
+    fit_pos, val_pos = split_indices(ytr_raw, val_size, seed, stratify=stratify_validation)
     weights = torch.as_tensor(_class_weights(ytr[fit_pos], task, n_out), dtype=tdt, device=dev)
     crit = _reference_criterion(task, weights)
 
@@ -682,6 +744,9 @@ def _batched_loss(logits: torch.Tensor, y: torch.Tensor, task: str, weights: tor
     return loss.mean(dim=(-2, -1))
 
 
+@validate_params({**_PROTOCOL, "test_size": _FRACTION, "transductive": ["boolean"], "renormalize": ["boolean"],
+                  "split_seed": [None, SEED], "batched": ["boolean"],
+                  "dtype": [Options("float32", "float64"), torch.dtype]})
 def sweep_lambda(
     image: Any,
     text: Any,
@@ -706,6 +771,8 @@ def sweep_lambda(
     patience: int = 10,
     val_size: float = 0.1,
     dtype: str = "float32",
+    stratify_validation: bool = True,
+    split_column: Any = None,
 ) -> SweepResult:
     """Supervised early-fusion evaluation as a function of λ: every λ × seed head trained at once (chapter 5).
 
@@ -735,8 +802,12 @@ def sweep_lambda(
     progress : bool
         tqdm bar over epochs.
     task, renormalize, split_seed, batched, hidden, lr, weight_decay, batch_size, max_epochs,
-    patience, val_size, dtype
+    patience, val_size, dtype, stratify_validation
         See the module docstring and :func:`train_head`.
+    split_column : array-like, optional
+        A fixed outer split, the same for every seed (the authors' protocol): one
+        entry per row, ``"train"``/``"test"`` strings or booleans (``True`` = test).
+        Overrides ``test_size`` and ``split_seed``.
 
     Returns
     -------
@@ -746,21 +817,22 @@ def sweep_lambda(
     ------
     ValueError
         Mismatched or non-finite embeddings, labels of the wrong length or shape,
-        NaN labels, a single class, bad settings.
+        missing (None/NaN) labels, a single class, bad settings (named, with the
+        value and a fix), a malformed ``split_column``.
     """
-    _check_protocol(head, lr, batch_size, max_epochs, patience, val_size)
     img, txt = as_paired(image, text)
     n, d = img.shape
     y_raw = check_labels(y, n)
     ycodes, task, n_out, _ = _encode(y_raw, task)
-    lams_arr = np.asarray(lams, dtype=np.float64).ravel()
-    if lams_arr.size == 0 or not np.isfinite(lams_arr).all():
-        raise ValueError("lams must be a non-empty sequence of finite numbers.")
-    seeds_t = tuple(int(s) for s in seeds)
+    lams_arr = np.asarray([check_param(f"lams[{i}]", lam, [Interval(Real, None, None)], owner="sweep_lambda")
+                           for i, lam in enumerate(np.atleast_1d(np.asarray(lams, dtype=object)).ravel())],
+                          dtype=np.float64)
+    if lams_arr.size == 0:
+        raise ValueError("sweep_lambda: lams must be a non-empty sequence of finite numbers, e.g. lams=[0.0, 0.5, 1.0].")
+    seeds_t = tuple(check_param(f"seeds[{i}]", s, [SEED], owner="sweep_lambda") for i, s in enumerate(seeds))
     if not seeds_t:
-        raise ValueError("seeds must be non-empty.")
-    if not (0 < test_size < 1):
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+        raise ValueError("sweep_lambda: seeds must be non-empty, e.g. seeds=(42, 43, 44, 45, 46).")
+    fixed_split = None if split_column is None else _fixed_split(split_column, n)
     dev = resolve_device(device)
     _torch_dtype(dtype)  # reject an unknown dtype before any work
     t0 = time.perf_counter()
@@ -770,10 +842,15 @@ def sweep_lambda(
     splits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     deltas: dict[int, np.ndarray] = {}
     inner: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if fixed_split is not None and y_raw.ndim == 1:
+        _check_test_classes(y_raw[fixed_split[0]], y_raw[fixed_split[1]])
     for s in seeds_t:
-        tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
+        if fixed_split is not None:
+            tr, te = fixed_split
+        else:
+            tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
         splits[s] = (tr, te)
-        fit_pos, val_pos = split_indices(y_raw[tr], val_size, s)
+        fit_pos, val_pos = split_indices(y_raw[tr], val_size, s, stratify=stratify_validation)
         inner[s] = (tr[fit_pos], tr[val_pos])
     # Δ_s = mean of v̂ − t̂ over seed s's training rows (rows are unit already; only those rows are read)
     diff = v_hat - t_hat
@@ -804,7 +881,8 @@ def sweep_lambda(
             vtr, ttr = lambda_shift(v_hat[tr], t_hat[tr], deltas[s], lam, renormalize)
             vte, tte = lambda_shift(v_hat[te], t_hat[te], deltas[s], lam, renormalize)
             per_head[(s, float(lam))] = train_head(np.hstack([ttr, vtr]), y_raw[tr], np.hstack([tte, vte]), y_raw[te],
-                                                   head=head, seed=s, task=task, **common)
+                                                   head=head, seed=s, task=task, stratify_validation=stratify_validation,
+                                                   **common)
 
     rows, train_rows = [], []
     for s in seeds_t:
@@ -820,6 +898,27 @@ def sweep_lambda(
         lams=lams_arr, seeds=seeds_t, head=head, task=task, transductive=transductive, renormalize=renormalize,
         device=str(dev), batched=batched, elapsed_s=time.perf_counter() - t0, deltas=deltas, splits=splits,
     )
+
+
+def _fixed_split(split_column: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, test_idx)`` from a per-row split column ("train"/"test" strings or booleans, True = test)."""
+    col = np.asarray(split_column)
+    if col.shape != (n,):
+        raise ValueError(f"split_column: expected one entry per row, shape ({n},), got shape {col.shape}; pass "
+                         "the data set's split column aligned with the embeddings.")
+    if col.dtype == bool:
+        is_test = col
+    else:
+        values = col.astype(str)
+        unknown = sorted(set(values.tolist()) - {"train", "test"})
+        if unknown:
+            raise ValueError(f"split_column: entries must be 'train' or 'test' (or booleans, True = test), found "
+                             f"{unknown[:5]}; map other names (e.g. 'val') to one of the two first.")
+        is_test = values == "test"
+    if is_test.all() or not is_test.any():
+        raise ValueError(f"split_column: {'every' if is_test.all() else 'no'} row is a test row; both sides of the "
+                         "split need rows.")
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
 def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, task: str, n_out: int,
