@@ -19,6 +19,15 @@ partial file, even if the writer is killed. On read, a file that fails to load
 with its metadata is reported with a :class:`CacheCorruptionWarning` naming the
 file and treated as a miss: the embedding is recomputed and the file replaced.
 
+Faults never cost the work. When the cache cannot be written (a read-only folder,
+a full disk, a cache path that is a file), :func:`cached_embed` returns the
+embeddings it computed with a :class:`CacheUnavailableWarning` saying why they
+were not cached. Temporary files have the writer's pid in their name; the first
+use of an :class:`EmbeddingCache` (and every write) removes the ones whose
+writer is gone, never one that a live writer holds (:func:`gapkit._io.sweep_stale_temps`).
+Embeddings holding NaN or inf are never stored: :func:`cached_embed` raises,
+naming the rows.
+
 Location: ``EmbeddingCache(root)``, else ``$GAPKIT_CACHE/embeddings`` when the
 ``GAPKIT_CACHE`` environment variable is set, else
 ``platformdirs.user_cache_dir("gapkit")/embeddings``.
@@ -42,11 +51,13 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ._io import atomic_open, cache_root
+from ._io import CacheUnavailableWarning, CorruptFileWarning, atomic_open, cache_root, sweep_stale_temps
+from ._validation import check_texts
 
 __all__ = [
     "EmbeddingCache",
     "CacheCorruptionWarning",
+    "CacheUnavailableWarning",
     "cache_key",
     "cached_embed",
     "cached_embed_dataset",
@@ -59,7 +70,7 @@ __all__ = [
 CACHE_FORMAT = 1
 
 
-class CacheCorruptionWarning(UserWarning):
+class CacheCorruptionWarning(CorruptFileWarning):
     """A cache file could not be trusted (truncated, corrupted, inconsistent); it is recomputed."""
 
 
@@ -233,6 +244,20 @@ class EmbeddingCache:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self._swept = False
+
+    def sweep(self) -> list[Path]:
+        """Remove temporary files left by killed writers anywhere in the cache (never a live writer's); see
+        :func:`gapkit._io.sweep_stale_temps`. Runs on this cache's first use; returns the files removed."""
+        self._swept = True
+        removed = sweep_stale_temps(self.root)
+        try:
+            folders = [e.path for e in os.scandir(self.root) if len(e.name) == 2 and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return removed
+        for folder in folders:
+            removed += sweep_stale_temps(folder)
+        return removed
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.root)!r})"
@@ -256,9 +281,15 @@ class EmbeddingCache:
     def load(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
         """``(array, meta)`` for ``key``, or ``None`` on a miss or an unusable file (with a warning)."""
         path = self.path(key)
+        if not self._swept:
+            self.sweep()
         try:
             arr, meta = _read_entry(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a miss (or a cache path that is a file: put() says so)
+            return None
+        except (PermissionError, IsADirectoryError) as exc:
+            warnings.warn(f"embedding cache file {path} cannot be read ({type(exc).__name__}: {exc}); treating it as "
+                          "a miss", CacheUnavailableWarning, stacklevel=2)
             return None
         except Exception as exc:  # truncated file, not a zip, bad CRC, bad JSON, missing member...
             self._warn(path, f"cannot load: {type(exc).__name__}: {exc}")
@@ -291,9 +322,12 @@ class EmbeddingCache:
         """Store ``array`` under ``key`` atomically; returns the file path.
 
         ``meta`` (JSON-like) is stored alongside, together with the shape, dtype and
-        sha256 of the array bytes, the key and a timestamp.
+        sha256 of the array bytes, the key and a timestamp. Raises ``OSError`` when the
+        file cannot be written (:func:`cached_embed` turns that into a warning).
         """
         path = self.path(key)
+        if not self._swept:
+            self.sweep()
         arr = np.ascontiguousarray(np.asarray(array))
         if arr.dtype == object:
             raise TypeError("only numeric arrays can be cached")
@@ -378,7 +412,7 @@ def cached_embed(
     if kind == "text":
         if isinstance(inputs, str):
             raise TypeError("inputs must be a sequence of strings; wrap a single string in a list")
-        inputs = list(inputs)
+        inputs = check_texts(inputs, name="cached_embed: texts")
         if template is not None:
             if "{}" not in template:
                 raise ValueError(f"template must contain one '{{}}' placeholder, got {template!r}")
@@ -392,7 +426,7 @@ def cached_embed(
         kw["batch_size"] = batch_size
     embed = encoder.embed_texts if kind == "text" else encoder.embed_images
     if cache is False:
-        return np.asarray(embed(inputs, **kw), dtype=np.float32)
+        return _finite_embeddings(np.asarray(embed(inputs, **kw), dtype=np.float32), encoder, kind)
     store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(None if cache in (None, True) else cache)
 
     if content_fingerprint is None:
@@ -413,9 +447,30 @@ def cached_embed(
     hit = store.get(key)
     if hit is not None and hit.ndim == 2 and hit.shape[0] == n:
         return hit
-    out = np.asarray(embed(inputs, **kw), dtype=np.float32)
+    out = _finite_embeddings(np.asarray(embed(inputs, **kw), dtype=np.float32), encoder, kind)
     describe = getattr(encoder, "describe", None)
-    store.put(key, out, meta={**parts, "encoder": describe() if callable(describe) else None})
+    try:
+        store.put(key, out, meta={**parts, "encoder": describe() if callable(describe) else None})
+    except OSError as exc:  # read-only folder, full disk, a cache path that is a file: keep the work
+        warnings.warn(
+            f"{kind} embeddings not cached: could not write the embedding cache at {store.root} "
+            f"({type(exc).__name__}: {exc}). They are returned but will be recomputed next time; point "
+            "GAPKIT_CACHE (or cache=) at a writable folder with free space, or pass cache=False.",
+            CacheUnavailableWarning, stacklevel=2)
+    return out
+
+
+def _finite_embeddings(out: np.ndarray, encoder: Any, kind: str) -> np.ndarray:
+    """``out`` if every row is finite; else raise, naming the rows (NaN embeddings are never returned or cached)."""
+    finite = np.isfinite(out).all(axis=1) if out.ndim == 2 else np.isfinite(out).all(axis=tuple(range(1, out.ndim)))
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        rows = ", ".join(str(int(i)) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(
+            f"{getattr(encoder, 'name', type(encoder).__name__)} returned NaN or inf {kind} embeddings for "
+            f"{len(bad)} input(s) (row(s) {rows}); nothing was cached. Check those inputs (NaN pixels, broken "
+            "images) or the precision (fp16 can overflow: try precision='fp32'), then drop or fix those rows."
+        )
     return out
 
 

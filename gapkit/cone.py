@@ -38,7 +38,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ._validation import as_matrix, l2_normalize
+from ._validation import SEED, Integral, Interval, as_matrix, check_param, l2_normalize, validate_params
 from .geometry import mean_pairwise_cosine, mean_resultant_length
 
 __all__ = [
@@ -177,6 +177,10 @@ class RandomMLP:
         return nn.Sequential(*layers)
 
 
+_POS_INT = [Interval(Integral, 1, None, closed="left")]
+
+
+@validate_params({"depth": _POS_INT, "width": _POS_INT, "seed": [SEED], "in_dim": [None] + _POS_INT})
 def random_mlp(
     depth: int,
     width: int = 512,
@@ -228,6 +232,7 @@ def random_mlp(
     return RandomMLP(tuple(weights), tuple(biases), activation=name, seed=int(seed))
 
 
+@validate_params({"n": _POS_INT, "dim": _POS_INT, "seed": [SEED]})
 def gaussian_inputs(n: int, dim: int = 512, seed: int = 0, *, dtype: Any = np.float32) -> np.ndarray:
     """``n`` isotropic standard normal inputs ``(n, dim)``: no cone to begin with. Chapter 1.
 
@@ -276,9 +281,10 @@ def mlp_cone(
     import pandas as pd
 
     arr = as_matrix(x, name="x")
-    depths = sorted({int(d) for d in depths})
-    if not depths or depths[0] < 1:
-        raise ValueError(f"depths must be integers ≥ 1, got {depths}.")
+    depths = sorted({check_param(f"depths[{i}]", d, _POS_INT, owner="mlp_cone") for i, d in enumerate(depths)})
+    seeds = [check_param(f"seeds[{i}]", s, [SEED], owner="mlp_cone") for i, s in enumerate(seeds)]
+    if not depths:
+        raise ValueError("mlp_cone: depths is empty; pass integers >= 1, e.g. depths=range(1, 11).")
     names = [_activation_name(a) for a in activations]
     rows = []
     for seed in seeds:
@@ -363,7 +369,8 @@ def mlp_axis_cosines(
         ``len(seeds) × len(seeds)`` matrix indexed by seed (see :func:`axis_cosines`).
     """
     arr = as_matrix(x, name="x")
-    outs = {int(s): random_mlp(depth, width, activation, seed=int(s), in_dim=arr.shape[1])(arr) for s in seeds}
+    seeds = [check_param(f"seeds[{i}]", s, [SEED], owner="mlp_axis_cosines") for i, s in enumerate(seeds)]
+    outs = {s: random_mlp(depth, width, activation, seed=s, in_dim=arr.shape[1])(arr) for s in seeds}
     return axis_cosines(outs)
 
 
@@ -418,6 +425,8 @@ def cone_summary(embeddings: Mapping[Hashable, Any], names: Sequence[str] = ("mo
     return pd.DataFrame(rows)
 
 
+@validate_params({"max_samples": [None, Interval(Integral, 2, None, closed="left")], "seed": [None, SEED],
+                  "paired": ["boolean"]})
 def pairwise_cosines(
     x: Any,
     y: Any | None = None,
@@ -472,6 +481,7 @@ def pairwise_cosines(
     return (a[pick(len(a))] @ b[pick(len(b))].T).ravel()
 
 
+@validate_params({"n_components": _POS_INT})
 def joint_pca(embeddings: Mapping[Hashable, Any], n_components: int = 2) -> tuple[dict[Hashable, np.ndarray], np.ndarray]:
     """Project several embedding sets with one PCA fitted on all of them together. Chapter 1.
 
