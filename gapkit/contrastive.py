@@ -39,7 +39,12 @@ per-epoch trajectory). About 3 s per run on one CPU core.
 Trained weights are cached on disk (``$GAPKIT_CACHE/mini-clip/`` or the
 platform's user cache folder), keyed by the dataset fingerprint and every
 hyperparameter, and written atomically; a second call with the same arguments
-loads them instead of training. ``load_encoder("mini-clip", ...)`` builds one
+loads them instead of training. The weights file carries a sha256 of every
+tensor, and the text-feature cache is checked against the texts it must hold:
+a truncated, garbage, zero-length or inconsistent file is reported with a
+warning naming it, recomputed and rewritten (:func:`gapkit._io.read_checked`).
+When the cache folder cannot be written, the result is returned with a
+warning instead of an error. ``load_encoder("mini-clip", ...)`` builds one
 through the encoder registry.
 
 Chapters 1–3 (offline profile); the same functions run on a GPU in Colab.
@@ -57,7 +62,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._io import atomic_open, cache_root
+from ._io import cache_root, read_checked, write_or_warn
+from ._validation import (SEED, Integral, Interval, Real, check_float_pixels, check_params, check_texts,
+                          l2_normalize_torch)
 
 from .encoders import Encoder, register_encoder
 
@@ -91,16 +98,6 @@ def cache_dir(sub: str = "mini-clip") -> Path:
     path = cache_root(sub)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _atomic_save(obj: Any, path: Path, *, kind: str) -> None:
-    with atomic_open(path, "wb") as fh:
-        if kind == "torch":
-            import torch
-
-            torch.save(obj, fh)
-        else:  # npz
-            np.savez(fh, **obj)
 
 
 def _hash(*parts: Any) -> str:
@@ -189,18 +186,17 @@ def text_features(
     nothing after the first run. ``threads``: torch CPU threads while encoding
     (``None`` keeps torch's setting).
     """
-    texts = [str(t) for t in texts]
+    texts = check_texts(texts, name="text_features: texts")
     unique = sorted(set(texts))
     missing = [t for t in unique if t not in _TEXT_MEMO]
     if missing:
         path = None
         if use_cache:
-            path = cache_dir("text-features") / f"minilm-{_hash(TEXT_BACKBONE, unique)}.npz"
-            if path.exists():
-                with np.load(path, allow_pickle=False) as z:
-                    for t, v in zip(z["texts"].tolist(), z["features"]):
-                        _TEXT_MEMO[t] = v
-                missing = [t for t in unique if t not in _TEXT_MEMO]
+            path = cache_root("text-features") / f"minilm-{_hash(TEXT_BACKBONE, unique)}.npz"
+            stored = read_checked(path, lambda f: _load_text_features(f, unique), what="mini-clip text-feature cache")
+            if stored is not None:
+                _TEXT_MEMO.update(zip(unique, stored))
+                missing = []
         if missing:
             model = _minilm(_resolve_device(device))
             with _torch_threads(threads):
@@ -209,11 +205,26 @@ def text_features(
             for t, v in zip(missing, np.asarray(feats, dtype=np.float32)):
                 _TEXT_MEMO[t] = v
             if path is not None:
-                _atomic_save({"texts": np.array(unique), "features": np.stack([_TEXT_MEMO[t] for t in unique])},
-                             path, kind="npz")
+                blob = {"texts": np.array(unique), "features": np.stack([_TEXT_MEMO[t] for t in unique])}
+                write_or_warn(path, lambda fh: np.savez(fh, **blob), what="mini-clip text features")
     if not texts:
         return np.zeros((0, _TEXT_DIM), dtype=np.float32)
     return np.stack([_TEXT_MEMO[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def _load_text_features(path: Path, unique: list[str]) -> np.ndarray:
+    """The cached features of ``unique`` (in that order), checked: the file must hold exactly those texts."""
+    with np.load(path, allow_pickle=False) as z:
+        stored_texts = z["texts"].tolist()
+        feats = np.asarray(z["features"])
+    if stored_texts != unique:
+        raise ValueError(f"it holds {len(stored_texts)} other text(s) than the {len(unique)} it is named after")
+    if feats.shape != (len(unique), _TEXT_DIM) or feats.dtype != np.float32:
+        raise ValueError(f"features of shape {feats.shape} and dtype {feats.dtype}, expected ({len(unique)}, "
+                         f"{_TEXT_DIM}) float32")
+    if not np.isfinite(feats).all():
+        raise ValueError("features hold NaN or inf")
+    return feats
 
 
 # ---------------------------------------------------------------------------
@@ -295,15 +306,19 @@ def clip_loss(image_emb, text_emb, logit_scale):
     import torch.nn.functional as F
     import torch
 
-    v = F.normalize(image_emb, dim=1)
-    t = F.normalize(text_emb, dim=1)
+    v = l2_normalize_torch(image_emb, dim=1)  # gapkit's normaliser: F.normalize overflows for huge rows
+    t = l2_normalize_torch(text_emb, dim=1)
     logits = logit_scale * v @ t.T
     target = torch.arange(len(v), device=v.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def _images_tensor(images: Any, size: int, device: str):
-    """Float tensor ``(n, 3, size, size)`` in [0, 1] from uint8 ``(n, H, W, 3)``, PIL images or a tensor."""
+def _images_tensor(images: Any, size: int, device: str, first_row: int = 0):
+    """Float tensor ``(n, 3, size, size)`` in [0, 1] from uint8 ``(n, H, W, 3)``, PIL images or a tensor.
+
+    Float inputs (arrays ``(n, H, W, 3)`` or tensors ``(n, 3, H, W)``) must be finite and in
+    [0, 1]: NaN pixels and 0-255 floats raise, naming the rows (offset by ``first_row``).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -311,6 +326,8 @@ def _images_tensor(images: Any, size: int, device: str):
         x = images
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"image tensors must be (n, 3, H, W), got {tuple(x.shape)}.")
+        if x.is_floating_point():
+            check_float_pixels(x, name="images (float tensor)", first_row=first_row)
         x = x.float() / 255.0 if images.dtype == torch.uint8 else x.float()
     else:
         if isinstance(images, np.ndarray):
@@ -321,6 +338,11 @@ def _images_tensor(images: Any, size: int, device: str):
             arr = _images_to_array(list(images), size)  # PIL resize handles mixed sizes
         if arr.ndim != 4 or arr.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (n, H, W, 3), got shape {arr.shape}.")
+        if arr.dtype.kind == "f":
+            check_float_pixels(arr, name="images (float array)", first_row=first_row)
+        elif arr.dtype != np.uint8:
+            raise ValueError(f"image arrays must be uint8 (0-255) or float (0-1), got dtype {arr.dtype}; "
+                             "convert with .astype(np.uint8).")
         # a copy when read-only (PairedDataset.images): torch would warn about sharing non-writable memory
         x = torch.from_numpy(np.ascontiguousarray(arr) if arr.flags.writeable else np.array(arr)).permute(0, 3, 1, 2)
         x = x.float() / 255.0 if arr.dtype == np.uint8 else x.float()
@@ -333,7 +355,7 @@ def _image_batches(images: Any, size: int, device: str, batch_size: int):
     """Yield :func:`_images_tensor` batches, converting (and resizing) one batch at a time."""
     n = len(images)
     for s in range(0, n, batch_size):
-        yield _images_tensor(images[s:s + batch_size], size, device)
+        yield _images_tensor(images[s:s + batch_size], size, device, first_row=s)
 
 
 class MiniCLIP(Encoder):
@@ -450,6 +472,7 @@ class MiniCLIP(Encoder):
 
         if isinstance(texts, str):
             texts = [texts]
+        texts = check_texts(texts, name=f"{self.name}.embed_texts: texts")
         feats = torch.from_numpy(text_features(texts, device=self.device)).to(self.device)
         out = []
         self.text_head.eval()
@@ -537,17 +560,26 @@ def _evaluate(model: MiniCLIP, x, feats, texts: Sequence[str], max_pairs: int = 
 # ---------------------------------------------------------------------------
 
 
+_POS_INT = [Interval(Integral, 1, None, closed="left")]
+_POS_REAL = [Interval(Real, 0, None, closed="neither")]
+#: Constraints of every mini-CLIP hyperparameter (gapkit._validation.check_params).
+_CONFIG_CONSTRAINTS: dict[str, list[Any]] = {
+    "embed_dim": _POS_INT, "image_size": _POS_INT, "patch_size": _POS_INT, "patch_channels": _POS_INT,
+    "image_hidden": _POS_INT, "text_hidden": _POS_INT, "temperature": _POS_REAL,
+    "learnable_temperature": ["boolean"], "epochs": [Interval(Integral, 0, None, closed="left")],
+    "batch_size": _POS_INT, "lr": _POS_REAL, "weight_decay": [Interval(Real, 0, None, closed="left")], "seed": [SEED],
+}
+
+
 def _config(temperature: float, learnable_temperature: bool, epochs: int, seed: int, embed_dim: int,
             overrides: dict[str, Any]) -> MiniCLIPConfig:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}.")
     known = set(MiniCLIPConfig.__dataclass_fields__)
     unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"unknown mini-clip option(s) {sorted(unknown)}; known: {sorted(known)}.")
-    return MiniCLIPConfig(embed_dim=int(embed_dim), temperature=float(temperature),
-                          learnable_temperature=bool(learnable_temperature), epochs=int(epochs),
-                          seed=int(seed), **overrides)
+    values = check_params(_CONFIG_CONSTRAINTS, owner="mini-clip", embed_dim=embed_dim, temperature=temperature,
+                          learnable_temperature=learnable_temperature, epochs=epochs, seed=seed, **overrides)
+    return MiniCLIPConfig(**values)
 
 
 def init_mini_clip(
@@ -703,25 +735,52 @@ def train_mini_clip(
     if len(dataset) < 2:
         raise ValueError("need at least 2 pairs to train a contrastive model.")
     fp = dataset.fingerprint()
-    path = cache_dir() / f"{_hash(_VERSION, TEXT_BACKBONE, fp, asdict(cfg))}.pt"
+    path = cache_root("mini-clip") / f"{_hash(_VERSION, TEXT_BACKBONE, fp, asdict(cfg))}.pt"
     model = MiniCLIP(cfg, device, dataset_name=dataset.name)
-    if cache and path.exists():
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=False)
+    if cache:
+        blob = read_checked(path, lambda f: _load_weights(f, cfg), what="mini-clip weights")
+        if blob is not None:
             model.load_state_dict(blob["state"])
             model.trained = True
             model.history = dict(blob["history"], from_cache=True)
             model._update_ids()
             return model
-        except Exception:  # a corrupt or incompatible file: retrain and overwrite
-            pass
 
     with _torch_threads(threads if model.device == "cpu" else None):
         _fit(model, dataset, cfg, fp, verbose)
     if cache:
-        _atomic_save({"version": _VERSION, "config": asdict(cfg), "state": model.state_dict(),
-                      "history": model.history}, path, kind="torch")
+        state = model.state_dict()
+        blob = {"version": _VERSION, "config": asdict(cfg), "state": state, "sha256": _state_digest(state),
+                "history": model.history}
+        write_or_warn(path, lambda fh: torch.save(blob, fh), what="mini-clip weights")
     return model
+
+
+def _state_digest(state: dict[str, Any]) -> str:
+    """sha256 of every tensor of a :meth:`MiniCLIP.state_dict` (names, dtypes, shapes and bytes), in a fixed order."""
+    h = hashlib.sha256()
+    for part in sorted(state):
+        sd = state[part] if isinstance(state[part], dict) else {"": state[part]}
+        for k in sorted(sd):
+            t = sd[k].detach().cpu().contiguous()
+            h.update(f"{part}/{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _load_weights(path: Path, cfg: MiniCLIPConfig) -> dict[str, Any]:
+    """A cached weights blob, checked: right version and config, every tensor matching its recorded sha256."""
+    import torch
+
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(blob, dict) or blob.get("version") != _VERSION:
+        raise ValueError(f"not a {_VERSION} weights file")
+    if blob.get("config") != asdict(cfg):
+        raise ValueError("it was trained with another configuration")
+    if blob.get("sha256") != _state_digest(blob["state"]):
+        raise ValueError("sha256 checksum mismatch: the weights are corrupted")
+    MiniCLIP(cfg, "cpu").load_state_dict(blob["state"])  # shapes and names must fit the architecture
+    return blob
 
 
 # ---------------------------------------------------------------------------
