@@ -137,3 +137,15 @@ def test_a_chapter_without_figures_fails(tmp_path):
     path = _chapter(tmp_path, "```{code-cell} ipython3\nx = 1\n```\n")
     rec = book.execute_one(path, "ci", tmp_path / "out.ipynb", book.load_config())
     assert rec["result"] == "error" and "no figure" in rec["error"]
+
+
+def test_prose_refers_to_exercises_by_label_not_number():
+    """Exercise numbers change when a chapter gains an exercise: prose uses {ref}`label`, never 'exercise 2'."""
+    import re
+
+    pattern = re.compile(r"\bexercises?\s+(?:\d+|\{ref\})", re.I)
+    bad = []
+    for path in book.notebook_chapters() + [ROOT / "chapters" / "course.md"]:
+        prose = re.sub(r"```\{code-cell\}.*?```", "", path.read_text(), flags=re.S)
+        bad += [f"{path.name}: {m.group(0)!r}" for m in pattern.finditer(prose)]
+    assert not bad, "\n".join(bad)

@@ -81,3 +81,21 @@ def test_every_chapter_page_shows_figures():
         figures = re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.(?:png|svg)"', page.read_text())
         figures = [f for f in figures if "colab-badge" not in f]
         assert figures, f"{page.name} shows no figure"
+
+
+_DOUBLED_REF = re.compile(r"\b(?:exercises?|sections?|chapters?)\s+(Exercise|Section|Chapter)\b", re.I)
+
+
+def _page_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_cross_references_read_once():
+    """'(exercise Exercise 7)': a reference's own text already says what it is; no page doubles it."""
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    assert _DOUBLED_REF.search(_page_text("see exercise <a href='#x'><span>Exercise 7</span></a>"))
+    bad = [f"{page.relative_to(SITE)}: ...{m.group(0)}..." for page in sorted(SITE.rglob("*.html"))
+           if "_static" not in page.parts for m in [_DOUBLED_REF.search(_page_text(page.read_text()))] if m]
+    assert not bad, "\n".join(bad)
