@@ -287,7 +287,17 @@ def check_labels(y: Any, n: int, *, name: str = "y", min_classes: int = 2) -> np
     labels (None, NaN: the rows are named), mixed types, fewer than
     ``min_classes`` classes, or a wrong shape.
     """
-    arr = to_numpy(y, name=name) if hasattr(y, "detach") else np.asarray(y)
+    if hasattr(y, "detach"):
+        arr = to_numpy(y, name=name)
+    elif isinstance(y, (list, tuple)):
+        # keep Python lists as objects so that None, NaN and mixed types are seen (numpy would turn [0, "1"]
+        # into strings and [0, None] into objects without saying so)
+        try:
+            arr = np.array(y, dtype=object)
+        except ValueError:  # ragged rows
+            arr = np.asarray(y, dtype=object)
+    else:
+        arr = np.asarray(y)
     if arr.ndim not in (1, 2):
         raise ValueError(
             f"{name}: labels must be 1-D (one class id per sample) or 2-D (n, n_labels) 0/1 for multilabel; "

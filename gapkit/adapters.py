@@ -45,7 +45,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import as_matrix, l2_normalize
+from ._validation import (SEED, Integral, Interval, Options, Real, as_matrix, check_params, l2_normalize,
+                          l2_normalize_torch, row_norms)
 from .geometry import mean_resultant_length
 
 __all__ = [
@@ -297,12 +298,11 @@ class LinearAdapter:
 
     def __init__(self, loss: str = "mse", alpha: float = 1e-3, *, epochs: int = 200, lr: float = 1e-2,
                  seed: int = 0, device: str = "cpu") -> None:
-        if loss not in ("mse", "cosine"):
-            raise ValueError(f"loss must be 'mse' or 'cosine', got {loss!r}")
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        if epochs < 1 or lr <= 0:
-            raise ValueError("epochs must be >= 1 and lr > 0")
+        loss, alpha, epochs, lr, seed = check_params(
+            {"loss": [Options("mse", "cosine")], "alpha": [Interval(Real, 0, None, closed="left")],
+             "epochs": [Interval(Integral, 1, None, closed="left")], "lr": [Interval(Real, 0, None, closed="neither")],
+             "seed": [SEED]},
+            owner=type(self).__name__, loss=loss, alpha=alpha, epochs=epochs, lr=lr, seed=seed).values()
         self.loss, self.alpha, self.epochs, self.lr, self.seed, self.device = loss, alpha, epochs, lr, seed, device
 
     def __repr__(self) -> str:
@@ -334,7 +334,7 @@ class LinearAdapter:
             torch.manual_seed(self.seed)
             dev = _torch_device(self.device)
             Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
-            Yt = torch.nn.functional.normalize(torch.as_tensor(Y, dtype=torch.float32, device=dev), dim=1)
+            Yt = l2_normalize_torch(torch.as_tensor(Y, dtype=torch.float32, device=dev), dim=1)
             W = torch.tensor(self.coef_, dtype=torch.float32, device=dev, requires_grad=True)
             b = torch.tensor(self.intercept_, dtype=torch.float32, device=dev, requires_grad=True)
             opt = torch.optim.Adam([W, b], lr=self.lr)
@@ -416,15 +416,12 @@ class LanguageModelAdapter(LinearAdapter):
                  batch_size: int = 128, seed: int = 0, device: str = "cpu", init: str = "random",
                  alpha: float = 1e-3, objective: str = "contrastive", temperature: float = 0.05) -> None:
         super().__init__(loss="mse", alpha=alpha, epochs=epochs, lr=lr, seed=seed, device=device)
-        if objective not in ("cosine", "contrastive"):
-            raise ValueError(f"objective must be 'cosine' or 'contrastive', got {objective!r}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        objective, temperature, init, batch_size = check_params(
+            {"objective": [Options("cosine", "contrastive")], "temperature": [Interval(Real, 0, None, closed="neither")],
+             "init": [Options("random", "ridge")], "batch_size": [Interval(Integral, 1, None, closed="left")]},
+            owner=type(self).__name__, objective=objective, temperature=temperature, init=init,
+            batch_size=batch_size).values()
         self.objective, self.temperature = objective, temperature
-        if init not in ("random", "ridge"):
-            raise ValueError(f"init must be 'random' or 'ridge', got {init!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model_path, self.batch_size, self.init = model_path, batch_size, init
 
     def __repr__(self) -> str:
@@ -438,7 +435,7 @@ class LanguageModelAdapter(LinearAdapter):
         import torch
 
         m = mask.unsqueeze(-1).to(hidden.dtype)
-        return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+        return l2_normalize_torch((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
 
     def sentence_embeddings(self, texts: Sequence[str], model: Any = None, batch_size: int = 256) -> np.ndarray:
         """The language model's mean-pooled, normalised embedding of each caption, ``(n, d)`` float32."""
@@ -617,8 +614,8 @@ def token_geometry(vision_tokens: Any, text_tokens: Any) -> dict[str, float]:
         "centroid_gap": float(np.linalg.norm(mv - mt)),
         "cross_cosine": float(mv @ mt),
         "centroid_cosine": float(mv @ mt / (np.linalg.norm(mv) * np.linalg.norm(mt))),
-        "norm_vision": float(np.linalg.norm(V, axis=1).mean()),
-        "norm_text": float(np.linalg.norm(T, axis=1).mean()),
+        "norm_vision": float(row_norms(V).mean()),
+        "norm_text": float(row_norms(T).mean()),
         "n_vision": int(V.shape[0]),
         "n_text": int(T.shape[0]),
     }
