@@ -357,7 +357,7 @@ def check_texts(texts: Any, *, name: str = "texts", allow_empty: bool = True) ->
     bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
     if bad:
         raise InvalidInputError(
-            f"{name}: {len(bad)} item(s) are not strings: row(s) {_describe_rows(np.array(bad))} "
+            f"{name}: {len(bad)} item(s) are not strings: items {bad[:5]}{' and more' if len(bad) > 5 else ''} "
             f"(row {bad[0]} is {_describe_value(out[bad[0]])}). Drop those rows or fill in the missing texts; "
             "gapkit does not embed str(None) or str(nan)."
         )

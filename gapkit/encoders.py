@@ -101,6 +101,7 @@ __all__ = [
     "OpenCLIPEncoder",
     "EncoderUnavailableError",
     "GatedModelError",
+    "CheckpointError",
     "load_encoder",
     "register_encoder",
     "available_encoders",
@@ -126,6 +127,10 @@ class EncoderUnavailableError(RuntimeError):
 
 class GatedModelError(EncoderUnavailableError):
     """The model is gated on the Hugging Face Hub and no accepted token was found."""
+
+
+class CheckpointError(ValueError):
+    """A local checkpoint file is truncated, corrupted or not a checkpoint; the message names the file and the fix."""
 
 
 _OFFLINE_HINT = (
@@ -202,6 +207,75 @@ def _classify_hub_error(exc: BaseException) -> str | None:
     if {"RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError"}.intersection(names):
         return "missing"
     return None
+
+
+def _bad_checkpoint_file(path: str | os.PathLike) -> tuple[Path, str] | None:
+    """The first file of a local checkpoint (a file or a folder) that cannot be read, with the reason; else None.
+
+    JSON files must parse; a safetensors file needs a valid header whose tensors fit in the file;
+    a torch file (.bin/.pt/.pth) must be a readable zip archive (or, in the legacy format, load).
+    Only called after a load failed, to say which file is at fault.
+    """
+    import struct
+    import zipfile
+
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(f for f in root.iterdir() if f.is_file()) if root.is_dir() else []
+    for f in files:
+        suffix = f.suffix.lower()
+        if suffix not in (".json", ".safetensors", ".bin", ".pt", ".pth"):
+            continue
+        size = f.stat().st_size
+        if size == 0:
+            return f, "empty (zero-length)"
+        try:
+            if suffix == ".json":
+                json.loads(f.read_text(encoding="utf-8"))
+            elif suffix == ".safetensors":
+                with open(f, "rb") as fh:
+                    head = fh.read(8)
+                    n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+                    if n <= 0 or 8 + n > size:
+                        return f, "not a valid safetensors file (bad header length)"
+                    header = json.loads(fh.read(n))
+                ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+                if 8 + n + max(ends, default=0) > size:
+                    return f, f"truncated ({size} bytes, its header describes {8 + n + max(ends)})"
+            elif zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as zf:
+                    bad = zf.testzip()
+                if bad is not None:
+                    return f, f"corrupted (member {bad} fails its CRC check)"
+            else:
+                import torch
+
+                torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any way a file can be unreadable
+            return f, f"not readable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+    return None
+
+
+@contextlib.contextmanager
+def _checkpoint_errors(name: str, local: str | os.PathLike | None) -> Iterator[None]:
+    """Turn a library's error on a broken local checkpoint into :class:`CheckpointError` naming the bad file."""
+    try:
+        yield
+    except (EncoderUnavailableError, CheckpointError):
+        raise
+    except Exception as exc:
+        if local is None or not os.path.exists(local):
+            raise
+        found = _bad_checkpoint_file(local)
+        if found is None:
+            raise
+        f, reason = found
+        cause = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        raise CheckpointError(
+            f"Could not load encoder {name!r}: the checkpoint file {f} is {reason}, so it could not be read; it is "
+            "truncated, corrupted or not a checkpoint. Replace it with a complete copy: download it again (delete "
+            "the file or folder and re-download, e.g. `huggingface-cli download <repo> --local-dir <folder>`) or "
+            f"re-save the model (save_pretrained / torch.save). (cause: {cause})"
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -899,6 +973,10 @@ def _as_image_items(images: Any) -> Any:
             )
         if not x.is_floating_point():
             raise ValueError("tensor image input must be float pixel values (n, 3, H, W) from encoder.preprocess()")
+        from ._validation import check_float_pixels
+
+        # NaN/inf pixel values would give NaN embeddings (and poison a cache): name the rows instead
+        check_float_pixels(x, name="images (preprocessed pixel values)", value_range=None)
         return x
     if isinstance(images, np.ndarray):
         if images.dtype != np.uint8 or images.ndim not in (3, 4):
@@ -922,16 +1000,11 @@ def _is_pil(x: Any) -> bool:
 
 
 def _as_text_list(texts: Any) -> list[str]:
+    from ._validation import check_texts
+
     if isinstance(texts, str):
         raise TypeError("embed_texts expects a sequence of strings; wrap a single string in a list: [text]")
-    out = list(texts)
-    bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(
-            f"texts must be strings; items {bad[:5]} are {type(out[bad[0]]).__name__}. "
-            "Drop missing captions (None/NaN) or convert them with str()."
-        )
-    return out
+    return check_texts(texts, name="texts")  # None/NaN are named, never embedded as "None"/"nan"
 
 
 def _to_device(tokens: Any, device: str) -> Any:
@@ -1018,7 +1091,7 @@ class HFEncoder(TorchEncoder):
             hub_kw["token"] = token
         if revision is not None:
             hub_kw["revision"] = revision
-        with _hub_errors(name, source, gated=gated):
+        with _hub_errors(name, source, gated=gated), _checkpoint_errors(name, source):
             config = AutoConfig.from_pretrained(source, **hub_kw)
             model_type = config.model_type
             if model_type == "clip":
@@ -1167,7 +1240,9 @@ class OpenCLIPEncoder(TorchEncoder):
             raise EncoderUnavailableError(f"{name!r} needs open_clip_torch (pip install open_clip_torch)") from exc
 
         source = model_name if pretrained is None else f"{model_name} ({pretrained})"
-        with _hub_errors(name, source):
+        local = (model_name[len("local-dir:"):] if model_name.startswith("local-dir:")
+                 else pretrained if pretrained is not None and os.path.exists(str(pretrained)) else None)
+        with _hub_errors(name, source), _checkpoint_errors(name, local):
             if seed is not None:
                 # Random weights are what ``random:<arch>`` asks for, so open_clip's root-logger
                 # warning "No pretrained weights loaded ... initialized randomly" is expected: drop it.
@@ -1303,6 +1378,10 @@ def _load_random(name: str, *, device: str, precision: str, seed: int = 0, **kw:
     if open_clip.get_model_config(arch) is None:
         raise ValueError(f"{name!r}: unknown open_clip architecture {arch!r}; choose one of open_clip.list_models(), "
                          "e.g. ViT-B-32, ViT-B-16, RN50")
+    from ._validation import SEED, check_param
+
+    seed = check_param("seed", seed, [SEED], owner=f"load_encoder({name!r})", default=0)
+    device = resolve_device(device)  # a missing GPU is said as such, not blamed on the Hub below
     try:
         return OpenCLIPEncoder(arch, name=name, seed=seed, model_id=f"random init, seed {seed}", device=device,
                                precision=precision, **kw)
