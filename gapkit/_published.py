@@ -625,7 +625,8 @@ def glue_or_nan(values: Mapping[str, Any] | None, names: Sequence[str]) -> None:
 
     The page's prose refers to every name, so each must be glued either way for the book to
     build; NaN prints as ``nan``. With ``values`` given, its keys must be exactly ``names``
-    (a typo or a forgotten number is an error here, not a missing value on the page).
+    (a typo or a forgotten number is an error here, not a missing value on the page); numpy
+    scalars are glued as Python numbers, so ``{glue:text}`name:.3f``` can format them.
     """
     from .notebook import glue
 
@@ -638,4 +639,7 @@ def glue_or_nan(values: Mapping[str, Any] | None, names: Sequence[str]) -> None:
     if missing or extra:
         raise ValueError(f"glue_or_nan: values and names differ (missing {missing}, not declared {extra}).")
     for n in names:
-        glue(n, values[n], display=False)
+        value = values[n]
+        if isinstance(value, np.generic):  # numpy scalars print as np.float64(...), which the prose cannot format
+            value = value.item()
+        glue(n, value, display=False)

@@ -421,8 +421,9 @@ def test_published_or_note_loads_every_name(shared_data, no_env):
 def test_glue_or_nan(monkeypatch):
     glued = []
     monkeypatch.setattr("gapkit.notebook.glue", lambda name, value, display=True: glued.append((name, value, display)))
-    glue_or_nan({"a": 1.5, "b": 2}, ["a", "b"])
-    assert glued == [("a", 1.5, False), ("b", 2, False)]
+    glue_or_nan({"a": 1.5, "b": np.float64(2.0)}, ["a", "b"])
+    assert glued == [("a", 1.5, False), ("b", 2.0, False)]
+    assert type(glued[1][1]) is float  # not np.float64, whose repr the book's {glue:text} cannot format
     glued.clear()
     glue_or_nan(None, ["a", "b"])
     assert [n for n, *_ in glued] == ["a", "b"] and all(math.isnan(v) for _, v, _ in glued)
