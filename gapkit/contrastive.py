@@ -64,7 +64,9 @@ import numpy as np
 
 from ._io import cache_root, read_checked, write_or_warn
 from ._validation import (SEED, Integral, Interval, Real, check_float_pixels, check_params, check_texts,
-                          l2_normalize_torch)
+                          l2_normalize_torch, validate_params)
+
+_POS_INT = [Interval(Integral, 1, None, closed="left")]
 
 from .encoders import Encoder, register_encoder
 
@@ -453,6 +455,7 @@ class MiniCLIP(Encoder):
     def _forward_text_features(self, f):
         return self.text_head(f)
 
+    @validate_params({"batch_size": _POS_INT, "progress": ["boolean"]})
     def embed_images(self, images: Any, *, batch_size: int = 512, progress: bool = False) -> np.ndarray:
         """Embed images: uint8 ``(n, H, W, 3)``, a list of PIL images, or a float tensor ``(n, 3, H, W)``."""
         import torch
@@ -466,6 +469,7 @@ class MiniCLIP(Encoder):
                 out.append(self._forward_images(x).float().cpu().numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
+    @validate_params({"batch_size": _POS_INT, "progress": ["boolean"]})
     def embed_texts(self, texts: Sequence[str], *, batch_size: int = 512, progress: bool = False) -> np.ndarray:
         """Embed strings: frozen MiniLM features (cached) through the trained projection."""
         import torch
@@ -560,7 +564,6 @@ def _evaluate(model: MiniCLIP, x, feats, texts: Sequence[str], max_pairs: int = 
 # ---------------------------------------------------------------------------
 
 
-_POS_INT = [Interval(Integral, 1, None, closed="left")]
 _POS_REAL = [Interval(Real, 0, None, closed="neither")]
 #: Constraints of every mini-CLIP hyperparameter (gapkit._validation.check_params).
 _CONFIG_CONSTRAINTS: dict[str, list[Any]] = {

@@ -93,6 +93,10 @@ import numpy as np
 
 from . import _imagepipe
 from ._imagepipe import ResizeCropSpec, open_image
+from ._validation import Integral, Interval, validate_params
+
+#: constraints of the embed methods' settings (gapkit._validation.validate_params)
+_EMBED_PARAMS = {"batch_size": [Interval(Integral, 1, None, closed="left")], "progress": ["boolean"]}
 
 __all__ = [
     "Encoder",
@@ -842,6 +846,7 @@ class TorchEncoder(Encoder):
         return pending[0] if len(pending) == 1 else torch.cat(pending)
 
     # -- public API --------------------------------------------------------------------------
+    @validate_params({**_EMBED_PARAMS, "num_workers": [None, Interval(Integral, 0, None, closed="left")]})
     def embed_images(
         self,
         images: Any,
@@ -911,6 +916,7 @@ class TorchEncoder(Encoder):
         bar.close()
         return out.numpy().copy() if cuda else out.numpy()
 
+    @validate_params(_EMBED_PARAMS)
     def embed_texts(self, texts: Sequence[str], *, batch_size: int = 256, progress: bool = True) -> np.ndarray:
         """Embed strings; returns raw float32 embeddings ``(n, dim)`` (not normalised).
 

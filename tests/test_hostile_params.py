@@ -151,6 +151,11 @@ CASES = [
      lambda p: gapkit.contrastive.init_mini_clip(temperature=INF, device="cpu")),
     ("load_encoder('random:...') seed=1.5", "seed", 1.5,
      lambda p: gapkit.load_encoder("random:ViT-B-32", seed=1.5, device="cpu")),
+    ("MiniCLIP.embed_texts batch_size=2.5", "batch_size", 2.5,
+     lambda p: gapkit.contrastive.init_mini_clip(device="cpu").embed_texts(["a cat"], batch_size=2.5)),
+    ("MiniCLIP.embed_images batch_size=0", "batch_size", 0,
+     lambda p: gapkit.contrastive.init_mini_clip(device="cpu").embed_images(np.zeros((2, 32, 32, 3), np.uint8),
+                                                                           batch_size=0)),
     # adapters
     ("LinearAdapter alpha=nan", "alpha", NAN, lambda p: gapkit.adapters.LinearAdapter(alpha=NAN)),
     ("LinearAdapter epochs=2.5", "epochs", 2.5, lambda p: gapkit.adapters.LinearAdapter(epochs=2.5)),
