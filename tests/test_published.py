@@ -429,3 +429,87 @@ def test_glue_or_nan(monkeypatch):
     assert [n for n, *_ in glued] == ["a", "b"] and all(math.isnan(v) for _, v, _ in glued)
     with pytest.raises(ValueError, match=r"missing \['b'\], not declared \['c'\]"):
         glue_or_nan({"a": 1.0, "c": 2.0}, ["a", "b"])
+
+
+# --------------------------------------------------------------------------- the book's real-model sections
+
+SITE_CHAPTERS = ROOT / "_build" / "site" / "chapters"
+#: chapter -> (section label, glue keys the section's prose and figures rely on; "*_pca" is a figure)
+BOOK_SECTIONS = {
+    "01_cone_effect": ("real-cones", ("real_clip_pca", "real_pc1_image_side", "real_clip_trained_gap",
+                                      "real_clip_trained_paired", "real_convirt_trained_r_text", "real_clip_liang_diff")),
+    "03_measuring_the_gap": ("real-gap-card", ("card_clip_gap", "card_gap_min", "card_mini_gap", "card_tower_gap",
+                                               "real_curve_gap_w_large")),
+    "04_lambda_shift": ("lambda-real", ("real_lam_clip_gap1", "real_lam_convirt_gap1", "real_lam_clip_i2t0",
+                                        "real_lam_clip_i2t1", "real_lam_clip_t2i1", "real_lam_offset_range")),
+    "06_robustness": ("robust-real", ("rob_real_flip0", "rob_real_flip_lam", "rob_real_flip_full", "rob_real_flip_90",
+                                      "rob_real_changed_orth_max")),
+}
+FRONT_PAGE_FIGURE = ("01_cone_effect", "real_clip_pca")
+
+
+@pytest.mark.parametrize("chapter", list(BOOK_SECTIONS))
+def test_each_real_model_section_is_in_its_chapter(chapter):
+    """The sections exist in the sources: label, loader and provenance, their keys in the prose, a claim check."""
+    label_, keys = BOOK_SECTIONS[chapter]
+    text = (ROOT / "chapters" / f"{chapter}.md").read_text()
+    section = text.split(f"({label_})=", 1)
+    assert len(section) == 2, f"{chapter}: section label ({label_})= is missing"
+    body = section[1].split("\n## ", 2)
+    body = body[0] + "\n## " + body[1]  # from the label to the next top-level section
+    assert "published_or_note(" in text and "real.provenance" in text, f"{chapter}: no loader / provenance"
+    assert "claim(" in body, f"{chapter}: the section's sentences have no hidden claim check"
+    for key in keys:
+        if key.endswith("_pca"):
+            assert f'glue("{key}", fig, display=True)' in body
+            continue
+        assert re.search(rf"{{glue:text}}`{key}(:[^`]*)?`", body), f"{chapter}: prose never shows {key}"
+    # that each key is glued (keys are built in loops) is checked on the executed notebook below
+
+
+def test_the_front_page_pastes_the_real_clip_picture():
+    text = (ROOT / "chapters" / "index.md").read_text()
+    chapter, key = FRONT_PAGE_FIGURE
+    assert re.search(rf"```{{glue}} {key}\n:doc: {chapter}.ipynb\n```", text)
+    assert f"{chapter}.ipynb::real_clip_trained_gap" in text
+
+
+def _glued(nb: dict) -> dict[str, dict]:
+    out = {}
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                out[name] = o.get("data", {})
+    return out
+
+
+def _plain(data: dict) -> str:
+    return next(v for k, v in data.items() if k.endswith("text/plain"))
+
+
+@pytest.mark.parametrize("chapter", list(BOOK_SECTIONS))
+def test_executed_chapters_show_the_real_model_sections(chapter, shared_data):
+    """On the executed notebooks (``scripts/book.py execute``; skipped before a build or when the
+    notebook is older than its source): every key glued, finite, and the figures there.
+
+    The executed chapter is only written when every cell ran, and with the data folder present
+    ``published_or_note`` raises instead of showing a note, so a build with ``../shared`` cannot
+    lose a section silently; this test also catches the sections' numbers being NaN.
+    """
+    path = SITE_CHAPTERS / f"{chapter}.ipynb"
+    source = ROOT / "chapters" / f"{chapter}.md"
+    if not path.exists():
+        pytest.skip(f"{path} not built (run scripts/book.py execute)")
+    if path.stat().st_mtime < source.stat().st_mtime:
+        pytest.skip(f"{path} is older than {source}")
+    nb = json.loads(path.read_text())
+    outputs = json.dumps(nb)
+    glued = _glued(nb)
+    assert "Published embeddings unavailable" not in outputs, f"{chapter} was built without the published data"
+    for key in BOOK_SECTIONS[chapter][1]:
+        assert key in glued, f"{chapter}: {key} not glued"
+        if key.endswith("_pca"):
+            assert "image/png" in glued[key], f"{chapter}: {key} is not a figure"
+        else:
+            assert math.isfinite(float(_plain(glued[key]))), f"{chapter}: {key} = {_plain(glued[key])}"
