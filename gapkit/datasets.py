@@ -131,7 +131,7 @@ class PairedDataset:
                 "use np.clip(x * 255, 0, 255).astype(np.uint8) for float images in [0, 1]."
             )
         n = images.shape[0]
-        texts = check_texts(self.texts, name=f"{self.name}: texts")
+        texts = [str(t) for t in check_texts(self.texts, name=f"{self.name}: texts")]  # np.str_ -> str
         if len(texts) != n:
             raise ValueError(f"{self.name}: {n} images but {len(texts)} texts; row i of each must be a pair.")
         labels = np.asarray(self.labels)
