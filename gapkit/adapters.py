@@ -487,7 +487,7 @@ class LanguageModelAdapter(LinearAdapter):
             self._ridge(X, caption_token_targets(texts, matrix, tok).astype(np.float64))
             W0, b0 = torch.as_tensor(self.coef_, dtype=torch.float32), torch.as_tensor(self.intercept_, dtype=torch.float32)
         else:
-            scale = float(np.linalg.norm(matrix, axis=1).mean())
+            scale = float(row_norms(matrix).mean())
             W0 = torch.randn(d_in, d_out, generator=gen) * (scale / np.sqrt(d_in))
             b0 = torch.zeros(d_out)
         W = W0.to(dev).requires_grad_(True)
