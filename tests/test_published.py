@@ -437,7 +437,8 @@ SITE_CHAPTERS = ROOT / "_build" / "site" / "chapters"
 #: chapter -> (section label, glue keys the section's prose and figures rely on; "*_pca" is a figure)
 BOOK_SECTIONS = {
     "01_cone_effect": ("real-cones", ("real_clip_pca", "real_pc1_image_side", "real_clip_trained_gap",
-                                      "real_clip_trained_paired", "real_convirt_trained_r_text", "real_clip_liang_diff")),
+                                      "real_clip_trained_paired", "real_convirt_trained_r_text",
+                                      "real_clip_liang_diff")),
     "03_measuring_the_gap": ("real-gap-card", ("card_clip_gap", "card_gap_min", "card_mini_gap", "card_tower_gap",
                                                "real_curve_gap_w_large")),
     "04_lambda_shift": ("lambda-real", ("real_lam_clip_gap1", "real_lam_convirt_gap1", "real_lam_clip_i2t0",
