@@ -19,11 +19,13 @@ Where a file comes from, in this order:
    environment variable (an ``os.pathsep``-separated list), holding ``liang2022/<file>``.
    ``make`` sets ``GAPKIT_DATA`` to ``../shared/data`` when that folder exists;
 2. gapkit's download cache, ``<cache root>/published/liang2022/<file>`` (:func:`gapkit._io.cache_root`,
-   so ``GAPKIT_CACHE`` moves it);
+   so ``GAPKIT_CACHE`` moves it), read through :func:`gapkit._io.read_checked`: a damaged entry
+   warns (``CorruptFileWarning``) and is fetched again;
 3. a download, with pooch's HTTP downloader, from the raw GitHub URL pinned to the source
    commit (``url_base=`` or ``GAPKIT_DATA_URL`` point it at a mirror laid out like a
    ``GAPKIT_DATA`` folder). The file is written atomically into the cache: a temporary file
-   beside it, hash-checked, then renamed, so a failed or corrupted download leaves nothing.
+   beside it, hash-checked, then renamed, so a failed or corrupted download leaves nothing. If the
+   cache cannot be written, a ``CacheUnavailableWarning`` says so and the download is still returned.
 
 Every file is checked against its pinned SHA-256, wherever it comes from; a mismatch raises
 :class:`PublishedDataError` naming the file and both hashes. With no local copy and no network,
@@ -42,13 +44,16 @@ import hashlib
 import html
 import math
 import os
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ._io import atomic_open, cache_root
+from ._io import CacheUnavailableWarning, atomic_open, cache_root, read_checked
+from ._validation import SEED, Interval, Real, validate_params
 
 __all__ = [
     "PublishedSpec",
@@ -230,7 +235,8 @@ class PublishedEmbeddings:
     embeddings : numpy.ndarray, shape (2, n, d)
         Read-only.
     path : pathlib.Path
-        The hash-checked file the arrays were read from.
+        The hash-checked file the arrays were read from (a temporary file, removed since, when the
+        download could not be cached).
     subset : str
         Empty for the whole set; otherwise which rows were kept (see :meth:`split`).
     """
@@ -329,6 +335,7 @@ class PublishedEmbeddings:
         arr.setflags(write=False)
         return PublishedEmbeddings(self.spec, arr, self.path, note or f"{idx.size} of the pairs")
 
+    @validate_params({"test_size": [Interval(Real, 0, 1, closed="neither")], "seed": [SEED]})
     def split(self, test_size: float = 0.2, seed: int = 42) -> tuple["PublishedEmbeddings", "PublishedEmbeddings"]:
         """A seeded random split of the pairs into ``(train, test)`` (image ``i`` and text ``i`` together).
 
@@ -340,8 +347,6 @@ class PublishedEmbeddings:
             Seeds ``numpy.random.default_rng(seed).permutation(n)``: the test pairs are the first
             ``round(test_size·n)`` of that order, the training pairs the rest.
         """
-        if not 0.0 < float(test_size) < 1.0:
-            raise ValueError(f"test_size must be strictly between 0 and 1, got {test_size}.")
         n_test = int(round(float(test_size) * self.n))
         if not 1 <= n_test <= self.n - 2:
             raise ValueError(f"test_size={test_size} leaves {n_test} test and {self.n - n_test} training pairs "
@@ -394,8 +399,8 @@ def _read(path: Path, spec: PublishedSpec) -> PublishedEmbeddings:
     return PublishedEmbeddings(spec, arr, path)
 
 
-def _download(url: str, dest: Path, spec: PublishedSpec, timeout: float) -> None:
-    """Fetch ``url`` with pooch into a temporary file beside ``dest``; hash-check; rename."""
+def _download(url: str, dest: Path, spec: PublishedSpec, timeout: float) -> Path:
+    """Fetch ``url`` with pooch into a temporary file beside ``dest``; hash-check; rename; return ``dest``."""
     import pooch
     import requests
 
@@ -417,8 +422,18 @@ def _download(url: str, dest: Path, spec: PublishedSpec, timeout: float) -> None
                 f"{spec.file} downloaded from {url} has SHA-256 {h.hexdigest()}, but the published file has "
                 f"{spec.sha256}; the download was not kept. Check the URL (GAPKIT_DATA_URL / url_base) or use "
                 f"a local copy (GAPKIT_DATA).")
+    return dest
 
 
+def _load_verified(path: Path, spec: PublishedSpec) -> PublishedEmbeddings:
+    """Read ``path`` if its SHA-256 is the published one (else raise: :func:`read_checked` warns and we fetch again)."""
+    _check_hash(path, spec, "cached copy")
+    return _read(path, spec)
+
+
+@validate_params({"name": [str], "data_dir": [None, str, os.PathLike, list, tuple], "url_base": [None, str],
+                  "cache_dir": [None, str, os.PathLike], "download": ["boolean"],
+                  "timeout": [Interval(Real, 0, None, closed="neither")]})
 def load_published_embeddings(
     name: str,
     *,
@@ -480,10 +495,11 @@ def load_published_embeddings(
             return _read(path, spec)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root("published") / coll.key
     cached = cache / spec.file
+    # a damaged cache entry warns (CorruptFileWarning) and is fetched again below
     if cached.is_file():
-        if _sha256(cached) == spec.sha256:
-            return _read(cached, spec)
-        cached.unlink()  # a stale or damaged cache entry: fetch it again below
+        emb = read_checked(cached, lambda p: _load_verified(p, spec), what=f"cached published embeddings {spec.file}")
+        if emb is not None:
+            return emb
     base = url_base if url_base is not None else os.environ.get(URL_ENV) or None
     url = f"{base.rstrip('/')}/{coll.key}/{spec.file}" if base else spec.upstream_url
     searched = ", ".join(str(d) for d in dirs) if dirs else f"none ({DATA_ENV} is not set)"
@@ -494,7 +510,17 @@ def load_published_embeddings(
         raise PublishedDataUnavailableError(f"{spec.file} ({name}) is in no local folder and not in the cache "
                                             f"{cache}, and download=False (its URL: {url}). {remedy}")
     try:
-        _download(url, cached, spec, float(timeout))
+        try:
+            _download(url, cached, spec, float(timeout))
+        except PublishedDataUnavailableError:
+            raise
+        except OSError as exc:  # the cache folder cannot be written: keep the download in memory, uncached
+            warnings.warn(f"published embeddings {spec.file} not cached: could not write {cached} "
+                          f"({type(exc).__name__}: {exc}). They are downloaded again next time; point GAPKIT_CACHE "
+                          "at a writable folder, or use a local copy (GAPKIT_DATA).", CacheUnavailableWarning,
+                          stacklevel=2)
+            with tempfile.TemporaryDirectory(prefix="gapkit-published-") as tmp:
+                return _read(_download(url, Path(tmp) / spec.file, spec, float(timeout)), spec)  # read into memory
     except PublishedDataUnavailableError as err:
         raise PublishedDataUnavailableError(
             f"{spec.file} ({name}) is in no local folder and could not be downloaded from {url} ({err}). "

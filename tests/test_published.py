@@ -26,6 +26,7 @@ import pytest
 
 import gapkit
 from gapkit import geometry
+from gapkit._io import CacheUnavailableWarning, CorruptFileWarning
 from gapkit.contrastive import retrieval_accuracy
 from gapkit.datasets import (
     PUBLISHED_EMBEDDINGS,
@@ -248,8 +249,10 @@ def test_split_keeps_pairs_together_and_is_seeded(shared_data, no_env):
     assert not np.array_equal(clip.split(test_size=0.5, seed=0)[1].image, test.image)
     assert "test split: 250 held-out pairs (seed 42)" in test.description
     assert not test.image.flags.writeable
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+    with pytest.raises(ValueError, match=r"test_size=1.0 is not valid.*\(0, 1\)"):
         clip.split(test_size=1.0)
+    with pytest.raises(ValueError, match="seed=-1 is not valid"):
+        clip.split(seed=-1)
     with pytest.raises(ValueError, match="integer pair indices"):
         clip.take([0.5])
 
@@ -356,7 +359,8 @@ def test_download_from_a_loopback_mirror_is_cached_atomically_and_reused(shared_
         np.testing.assert_array_equal(again.embeddings, reference.embeddings)
         # a damaged cache entry is fetched again, not used
         (cache / "features_clip.npy").write_bytes(b"not an array")
-        third = load_published_embeddings("liang2022/clip")
+        with pytest.warns(CorruptFileWarning, match="cached published embeddings features_clip.npy"):
+            third = load_published_embeddings("liang2022/clip")
         assert len(mirror.requests) == 2
         np.testing.assert_array_equal(third.embeddings, reference.embeddings)
         # the override by argument, into an explicit cache folder
@@ -379,6 +383,26 @@ def test_a_download_with_the_wrong_bytes_is_not_kept(mirror_root, no_env):
     assert hashlib.sha256(bytes(data)).hexdigest() in msg and PUBLISHED_EMBEDDINGS["liang2022/clip"].sha256 in msg
     assert f"{mirror.url}/liang2022/features_clip.npy" in msg
     assert not cache.exists() or list(cache.iterdir()) == []  # neither the file nor a temporary one
+
+
+def test_an_unwritable_cache_still_returns_the_download(shared_data, mirror_root, no_env):
+    not_a_folder = no_env / "cache-is-a-file"
+    not_a_folder.write_text("")
+    with _Mirror(mirror_root) as mirror:
+        with pytest.warns(CacheUnavailableWarning, match="features_clip.npy not cached"):
+            emb = load_published_embeddings("liang2022/clip", url_base=mirror.url, cache_dir=not_a_folder / "sub")
+    reference = load_published_embeddings("liang2022/clip", data_dir=shared_data)
+    np.testing.assert_array_equal(emb.embeddings, reference.embeddings)
+    assert not emb.embeddings.flags.writeable and not emb.path.exists()
+
+
+def test_bad_parameters_are_named(no_env):
+    with pytest.raises(ValueError, match=r"timeout=0 is not valid.*> 0"):
+        load_published_embeddings("liang2022/clip", timeout=0)
+    with pytest.raises(ValueError, match="download='no' is not valid"):
+        load_published_embeddings("liang2022/clip", download="no")
+    with pytest.raises(ValueError, match="name=3 is not valid"):
+        load_published_embeddings(3)
 
 
 def test_a_missing_file_on_the_server_is_unavailable(mirror_root, no_env):
