@@ -13,7 +13,11 @@ all     the same as run (``make test`` runs this after ``book.py execute``)
 
 Options of run/all: ``--only 03 05`` (notebooks whose name contains one of these),
 ``--shared-runtime`` (one environment for all notebooks: faster, less faithful),
-``--worktree`` (install gapkit from the working tree's tracked files instead of HEAD).
+``--worktree`` (install gapkit from the working tree's tracked files instead of HEAD),
+``--kernel-env KEY=VALUE ...`` (extra kernel environment variables, for experiments).
+
+Errors named ``ClaimError`` (gapkit.notebook.claim: a sentence its page's numbers do not support)
+are listed but do not fail a notebook: the stand-ins' weights are random. Any other error does.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--only", nargs="*")
         p.add_argument("--shared-runtime", action="store_true")
         p.add_argument("--worktree", action="store_true")
+        p.add_argument("--kernel-env", nargs="*", default=[], metavar="KEY=VALUE",
+                       help="extra kernel environment variables, for experiments (Colab sets none of them)")
     args = parser.parse_args(argv)
     if args.cmd == "env":
         env.build()
@@ -47,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         runner.build_standins(force=args.force)
         return 0
     seconds = env.build()  # every run starts from a fresh runtime
+    extra = dict(kv.split("=", 1) for kv in args.kernel_env)
     return runner.run(only=args.only, fresh_env=not args.shared_runtime, worktree=args.worktree,
-                      env_seconds=seconds)
+                      env_seconds=seconds, kernel_env=extra)
 
 
 if __name__ == "__main__":

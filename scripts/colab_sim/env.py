@@ -140,6 +140,30 @@ def verify(python: Path = None, *, absent: tuple[str, ...] = versions.ABSENT_IN_
 
 
 STAMP_NAME = ".colab-sim-env.json"
+BASE_NAME = ".colab-sim-base.json"  # every distribution of the freshly built runtime
+
+
+def reset(env: Path = ENV) -> float:
+    """Back to the freshly built runtime: uninstall what was installed since (seconds taken).
+
+    A runtime whose base packages changed (another version, or one removed) is rebuilt instead.
+    """
+    from packaging.utils import canonicalize_name
+
+    t0 = time.perf_counter()
+    base_file = env / BASE_NAME
+    if not base_file.exists():
+        return build(env=env)
+    base = {canonicalize_name(k): v for k, v in json.loads(base_file.read_text()).items()}
+    now = {canonicalize_name(k): v for k, v in installed_versions(env_python(env)).items()}
+    if any(now.get(k) != v for k, v in base.items()):
+        return build(env=env)
+    added = sorted(set(now) - set(base))
+    if added:
+        subprocess.run([uv_exe(), "pip", "uninstall", "-q", "--python", str(env_python(env)), *added], check=True)
+    if {canonicalize_name(k): v for k, v in installed_versions(env_python(env)).items()} != base:
+        return build(env=env)
+    return time.perf_counter() - t0
 
 
 def _stamp_content() -> dict[str, object]:
@@ -174,6 +198,7 @@ def build(*, env: Path = ENV, quiet: bool = True) -> float:
         if not where.startswith(str(TORCH_LINKS)):
             raise SystemExit(f"[colab-sim] {name} imports from {where}, not from the links in {TORCH_LINKS}")
     (env / STAMP_NAME).write_text(json.dumps(_stamp_content()))
+    (env / BASE_NAME).write_text(json.dumps(have, indent=1, sort_keys=True))
     seconds = time.perf_counter() - t0
     log(f"environment {env.relative_to(ROOT)} built in {seconds:.1f} s: "
         + ", ".join(f"{k} {have.get(k, '?')}" for k in ("numpy", "transformers", "datasets", "ipywidgets", "torch")))

@@ -40,7 +40,7 @@ DATASETS = (HAM_ID, COCO_ID)
 
 #: rows per split of the dataset copies (the real ones: HAM 9,577/2,492/1,285; COCO 5,000/40,670)
 HAM_ROWS = {"train": 112, "validation": 28, "test": 21}
-COCO_ROWS = {"val": 96, "test": 16}
+COCO_ROWS = {"val": 64, "test": 16}
 
 OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
