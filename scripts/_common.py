@@ -184,10 +184,14 @@ def colab_install_spec(root: Path = ROOT) -> str:
     return f"gapkit[colab] @ git+{url}@v{gapkit_version(root)}"
 
 
-def colab_url(cfg: dict[str, Any], chapter: Path) -> str:
-    """Where a chapter's Colab badge points: the notebook published with the site."""
+def colab_url(cfg: dict[str, Any], chapter: Path, student: bool = False) -> str:
+    """Where a chapter's Colab badge points: the notebook published with the site.
+
+    ``student=True``: the student copy of the chapter, ``notebooks/student/<chapter>.ipynb``.
+    """
+    folder = "notebooks/student" if student else "notebooks"
     return (f"https://colab.research.google.com/github/{repo_slug(cfg)}/blob/{published_branch(cfg)}"
-            f"/notebooks/{chapter.stem}.ipynb")
+            f"/{folder}/{chapter.stem}.ipynb")
 
 
 # --------------------------------------------------------------------------- notebooks and files

@@ -60,6 +60,7 @@ COPY_ALWAYS = ["_config.yml", "_toc.yml", "references.bib"]
 STATIC_DIRS = ["_static"]
 CELL_TIMEOUT_S = 600  # a cell that runs longer fails the build instead of hanging it
 PUBLISHED_NOTEBOOKS = SITE / "_extra" / "notebooks"  # published as notebooks/<chapter>.ipynb beside the HTML
+STUDENT_MARKER = "<!-- gapbook: student-notebooks -->"  # where the course page lists the student notebooks
 
 
 def cmd_colab_cell(args: argparse.Namespace) -> int:
@@ -183,7 +184,19 @@ def stage_static(cfg: dict[str, Any]) -> None:
         if not is_notebook(path) and path.stem != "status":
             dest = SITE / path.relative_to(ROOT)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
+            text = path.read_text()
+            if STUDENT_MARKER in text:
+                text = text.replace(STUDENT_MARKER, student_notebook_table(cfg))
+            atomic_write_text(dest, text)
+
+
+def student_notebook_table(cfg: dict[str, Any]) -> str:
+    """The course page's table of student notebooks: one Colab link per chapter's student copy."""
+    rows = ["| chapter | student notebook |", "|---|---|"]
+    for path in notebook_chapters():
+        rows.append(f"| {{doc}}`{path.relative_to(ROOT).with_suffix('').as_posix().removeprefix('chapters/')}` "
+                    f"| [Open the student copy in Colab]({colab_url(cfg, path, student=True)}) |")
+    return "\n".join(rows)
 
 
 def write_status(records: list[dict[str, Any]], profile: str) -> None:
@@ -219,12 +232,14 @@ def write_status(records: list[dict[str, Any]], profile: str) -> None:
     atomic_write_text(BUILD / "status.json", json.dumps({"profile": profile, "chapters": records, "versions": vers}, indent=2))
 
 
-def write_published_notebooks(chapters: list[Path], cfg: dict[str, Any], dest: Path = PUBLISHED_NOTEBOOKS) -> list[str]:
+def write_published_notebooks(chapters: list[Path], cfg: dict[str, Any], dest: Path = PUBLISHED_NOTEBOOKS,
+                              student: bool = False) -> list[str]:
     """Write what the Colab badges open: ``dest/<chapter>.ipynb``, each chapter as a plain notebook.
 
     The notebooks carry no outputs (jupytext reads none) and no MyST markup
-    (:func:`colab_notebook.publish_notebook`). Returns the problems, one line per chapter that
-    could not be converted; the other chapters are written.
+    (:func:`colab_notebook.publish_notebook`). ``student=True``: ``chapters`` are student copies
+    (``student/<chapter>.md``), whose links resolve as their chapter's. Returns the problems, one
+    line per chapter that could not be converted; the other chapters are written.
     """
     import nbformat
     from colab_notebook import PublishError, publish_notebook, site_index
@@ -233,12 +248,21 @@ def write_published_notebooks(chapters: list[Path], cfg: dict[str, Any], dest: P
     problems = []
     for path in chapters:
         try:
-            nb = publish_notebook(path, cfg, ROOT, site=site)
+            nb = publish_notebook(path, cfg, ROOT, site=site, doc=f"chapters/{path.stem}" if student else None)
         except PublishError as err:
             problems.append(f"{path.relative_to(ROOT)}: {err}")
             continue
         atomic_write_text(dest / f"{path.stem}.ipynb", nbformat.writes(nb))
     return problems
+
+
+def write_chapter_and_student_notebooks(chapters: list[Path], cfg: dict[str, Any],
+                                        dest: Path = PUBLISHED_NOTEBOOKS) -> list[str]:
+    """:func:`write_published_notebooks` for ``chapters`` into ``dest`` and for their student copies
+    (``student/<chapter>.md``, where one exists) into ``dest/student``."""
+    students = [ROOT / "student" / p.name for p in chapters if (ROOT / "student" / p.name).exists()]
+    return (write_published_notebooks(chapters, cfg, dest)
+            + write_published_notebooks(students, cfg, dest / "student", student=True))
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
@@ -251,7 +275,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     if args.only:
         chapters = [c for c in chapters if any(o in c.stem for o in args.only)]
     # first, in seconds: the notebooks the Colab badges open (markup without a plain form fails here)
-    problems = write_published_notebooks(chapters, cfg)
+    problems = write_chapter_and_student_notebooks(chapters, cfg)
     if problems:
         print("\n".join(f"[publish] {p}" for p in problems), file=sys.stderr)
         return 1
@@ -334,7 +358,7 @@ def cmd_student(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """``publish``: write the published notebooks only (no execution); 1 when a chapter cannot be converted."""
-    problems = write_published_notebooks(notebook_chapters(), load_config(), args.dest)
+    problems = write_chapter_and_student_notebooks(notebook_chapters(), load_config(), args.dest)
     for line in problems:
         print(f"[publish] {line}", file=sys.stderr)
     if not problems:

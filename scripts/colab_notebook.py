@@ -625,7 +625,7 @@ def _add_reading_note(nb: Any, doc: str, page: _Page) -> None:
 
 
 def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path = ROOT,
-                     site: SiteIndex | None = None) -> Any:
+                     site: SiteIndex | None = None, doc: str | None = None) -> Any:
     """The notebook a chapter's Colab badge opens, converted from its MyST source.
 
     Parameters
@@ -638,6 +638,9 @@ def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path =
         The checkout the chapter belongs to.
     site : SiteIndex, optional
         :func:`site_index` of the book, to reuse across chapters.
+    doc : str, optional
+        The book page whose links the notebook resolves (default: ``path`` itself). A student copy
+        (``student/<chapter>.md``) passes its chapter's page, ``chapters/<chapter>``.
 
     Returns
     -------
@@ -651,7 +654,7 @@ def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path =
     """
     path = Path(path).resolve()
     site = site or site_index(cfg, root)
-    doc = path.relative_to(Path(root).resolve()).with_suffix("").as_posix()
+    doc = doc or path.relative_to(Path(root).resolve()).with_suffix("").as_posix()
     nb = convert_notebook(to_notebook(path), doc, site)
     left = leftover_myst(nb)
     if left:

@@ -273,7 +273,8 @@ def test_every_published_chapter_is_plain_markdown_and_keeps_its_code(chapter):
 
 def test_publish_writes_the_notebooks_the_badges_open(tmp_path):
     assert book.main(["publish", "--dest", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{c.stem}.ipynb" for c in CHAPTERS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{c.stem}.ipynb" for c in CHAPTERS] + ["student"])
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == sorted(f"{c.stem}.ipynb" for c in CHAPTERS)
     chapter = CHAPTERS[0]
     assert (tmp_path / f"{chapter.stem}.ipynb").read_text() == nbformat.writes(cn.publish_notebook(chapter))
 
@@ -282,3 +283,27 @@ def test_the_scripts_import_no_circle():
     code = ("import sys; sys.path.insert(0, 'scripts'); import student; assert 'book' not in sys.modules; "
             "import book; assert 'release' not in sys.modules and 'colab_notebook' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_student_copies_are_published_as_colab_notebooks(tmp_path):
+    """notebooks/student/<chapter>.ipynb: the same conversion, no solutions, the stubs kept, links resolved
+    as the chapter's; the course page lists a Colab link for each."""
+    cfg = book.load_config()
+    chapters = book.notebook_chapters()
+    assert book.write_chapter_and_student_notebooks(chapters, cfg, tmp_path) == []
+    for path in chapters:
+        nb = nbformat.read(tmp_path / "student" / f"{path.stem}.ipynb", as_version=4)
+        assert cn.leftover_myst(nb) == []
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert code[0].startswith(book.COLAB_MARKER)
+        stubs = [c for c in code if 'raise NotImplementedError("Exercise' in c]
+        assert stubs, f"{path.stem}: no exercise stub in the student notebook"
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert "Solution to Exercise" not in text and "<summary>Solution" not in text
+        chapter_nb = nbformat.read(tmp_path / f"{path.stem}.ipynb", as_version=4)
+        assert "Solution to Exercise" in "\n".join(c.source for c in chapter_nb.cells)  # ... which the chapter has
+    table = book.student_notebook_table(cfg)
+    for path in chapters:
+        assert book.colab_url(cfg, path, student=True) in table
+        assert book.colab_url(cfg, path, student=True).endswith(f"/notebooks/student/{path.stem}.ipynb")
+    assert book.STUDENT_MARKER in (ROOT / "chapters" / "course.md").read_text()
