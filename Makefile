@@ -39,6 +39,7 @@ book: venv
 test: venv chromium
 	$(PY) -m pytest -q -m "not gpu" --ignore=tests/test_site.py tests
 	$(PY) scripts/book.py execute --profile ci
+	$(PY) scripts/colab_sim.py all
 	$(PY) scripts/book.py html
 	$(PY) scripts/book.py student --check
 	GAPBOOK_SITE=_build/html $(PY) -m pytest -q tests/test_site.py

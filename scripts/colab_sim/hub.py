@@ -187,6 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
             if repo is not None:
                 self._json(repo.info(), head=head)
             return
+        if path == "/api/agent-harnesses":  # huggingface_hub's client-side telemetry registry: an empty one
+            return self._json({"standardEnvVars": [], "harnesses": {}}, head=head)
         m = re.fullmatch(rf"/api/(?P<kind>models|datasets)/{_REPO}/tree/(?P<rev>[^/]+)(?:/(?P<sub>.*))?", path)
         if m:
             return self._tree(m, query, head)
