@@ -2,7 +2,7 @@
 
 The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 
-- :mod:`gapkit.geometry`   gap and cone metrics (chapters 1, 3, 4)
+- :mod:`gapkit.geometry`   gap and cone metrics, the distribution gap, conformity (chapters 1, 3, 4, 8)
 - :mod:`gapkit.cone`       random MLPs and randomly initialised towers (chapter 1)
 - :mod:`gapkit.shift`      post-hoc interventions: the λ-shift and friends (chapters 4-6)
 - :mod:`gapkit.train`      supervised early-fusion heads and λ sweeps (chapter 5)
@@ -45,9 +45,18 @@ _EXPORTS: dict[str, str] = {
     "gap_report": "geometry",
     "normalize_rows": "geometry",
     "GapReport": "geometry",
+    "gap_decomposition": "geometry",
+    "distribution_gap": "geometry",
+    "frechet_distance": "geometry",
+    "mmd": "geometry",
+    "conformity": "geometry",
+    "joint_clustering_score": "geometry",
+    "GapDecomposition": "geometry",
+    "JointClustering": "geometry",
     # shift
     "LambdaShift": "shift",
     "MeanCentering": "shift",
+    "ModalityStandardization": "shift",
     "OrthogonalShift": "shift",
     # train
     "sweep_lambda": "train",

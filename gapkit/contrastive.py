@@ -256,6 +256,15 @@ class MiniCLIPConfig:
     epochs, batch_size, lr, weight_decay : training schedule (AdamW).
     seed : int
         Seeds the initialisation and the batch order.
+    temperature_end : float or None
+        A temperature schedule (Yaras et al. 2025): τ moves from ``temperature`` at the first
+        step to ``temperature_end`` at the last, log-linearly (``log(1/τ)`` linear in the step).
+        ``None`` (default): τ stays at ``temperature`` (or is learned). Not with a learnable τ.
+    modality_swap : float in [0, 1]
+        Modality swapping (Yaras et al. 2025): in every batch each pair, with this probability
+        (seeded, independently of the batch order), has its image and text embeddings trade
+        places in the loss, so each side of the similarity matrix mixes both modalities.
+        0 (default) = plain CLIP loss.
     """
 
     embed_dim: int = 128
@@ -271,6 +280,22 @@ class MiniCLIPConfig:
     lr: float = 3e-4
     weight_decay: float = 0.0
     seed: int = 0
+    temperature_end: float | None = None
+    modality_swap: float = 0.0
+
+
+#: Options added after the first cached weights: at these defaults they are left out of the cache key, the
+#: stored config and the fingerprint, so weights trained before the options existed stay valid.
+_LATER_DEFAULTS: dict[str, Any] = {"temperature_end": None, "modality_swap": 0.0}
+
+
+def _cache_config(cfg: MiniCLIPConfig) -> dict[str, Any]:
+    """``asdict(cfg)`` without the later options that sit at their defaults (cache key, stored config, fingerprint)."""
+    out = asdict(cfg)
+    for key, default in _LATER_DEFAULTS.items():
+        if out[key] == default:
+            del out[key]
+    return out
 
 
 def _build_towers(cfg: MiniCLIPConfig):
@@ -405,6 +430,10 @@ class MiniCLIP(Encoder):
         c = self.config
         state = "trained on " + (self.dataset_name or "?") if self.trained else "random init"
         tau = f"learnable τ (now {self.temperature:.3g})" if c.learnable_temperature else f"τ={c.temperature:g}"
+        if c.temperature_end is not None:
+            tau = f"τ {c.temperature:g}→{c.temperature_end:g} (log-linear schedule)"
+        if c.modality_swap:
+            tau += f", modality swap {c.modality_swap:g}"
         self.model_id = f"{state}, {tau}, seed {c.seed}"
         self.logit_scale = 1.0 / self.temperature
         self.logit_bias = None
@@ -432,7 +461,7 @@ class MiniCLIP(Encoder):
         """Hash of the configuration and every weight (16 hex characters)."""
         h = hashlib.blake2b(digest_size=8)
         h.update(_VERSION.encode())
-        h.update(json.dumps(asdict(self.config), sort_keys=True).encode())
+        h.update(json.dumps(_cache_config(self.config), sort_keys=True).encode())
         h.update(TEXT_BACKBONE.encode())
         for part, sd in self.state_dict().items():
             if isinstance(sd, dict):
@@ -571,6 +600,7 @@ _CONFIG_CONSTRAINTS: dict[str, list[Any]] = {
     "image_hidden": _POS_INT, "text_hidden": _POS_INT, "temperature": _POS_REAL,
     "learnable_temperature": ["boolean"], "epochs": [Interval(Integral, 0, None, closed="left")],
     "batch_size": _POS_INT, "lr": _POS_REAL, "weight_decay": [Interval(Real, 0, None, closed="left")], "seed": [SEED],
+    "temperature_end": [None] + _POS_REAL, "modality_swap": [Interval(Real, 0, 1, closed="both")],
 }
 
 
@@ -582,6 +612,9 @@ def _config(temperature: float, learnable_temperature: bool, epochs: int, seed: 
         raise TypeError(f"unknown mini-clip option(s) {sorted(unknown)}; known: {sorted(known)}.")
     values = check_params(_CONFIG_CONSTRAINTS, owner="mini-clip", embed_dim=embed_dim, temperature=temperature,
                           learnable_temperature=learnable_temperature, epochs=epochs, seed=seed, **overrides)
+    if values["learnable_temperature"] and values.get("temperature_end") is not None:
+        raise ValueError("mini-clip: temperature_end sets a fixed temperature schedule, learnable_temperature=True "
+                         "learns τ instead; pass one of them (learnable_temperature=False for the schedule).")
     return MiniCLIPConfig(**values)
 
 
@@ -643,6 +676,14 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
     gen = torch.Generator().manual_seed(cfg.seed)
     max_log_scale = float(np.log(100.0))
     bs = max(2, min(cfg.batch_size, n))
+    # temperature schedule: log(1/τ) linear in the step, from the first step to the last
+    steps = cfg.epochs * sum(1 for s in range(0, n, bs) if min(bs, n - s) >= 2)
+    schedule = None
+    if cfg.temperature_end is not None:
+        schedule = np.linspace(np.log(1.0 / cfg.temperature), np.log(1.0 / cfg.temperature_end), max(steps, 1))
+    # modality swapping draws from its own generator, so the batch order is the same with and without it
+    swap_gen = torch.Generator().manual_seed(cfg.seed + 1) if cfg.modality_swap > 0 else None
+    step = 0
     for epoch in range(cfg.epochs):
         model.image_tower.train()
         model.text_head.train()
@@ -652,8 +693,15 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
             idx = order[s:s + bs]
             if len(idx) < 2:
                 continue
-            loss = clip_loss(model._forward_images(x[idx]), model._forward_text_features(feats[idx]),
-                             model.log_scale.exp())
+            if schedule is not None:
+                with torch.no_grad():
+                    model.log_scale.fill_(float(schedule[step]))
+            step += 1
+            v_emb, t_emb = model._forward_images(x[idx]), model._forward_text_features(feats[idx])
+            if swap_gen is not None:  # swapped pairs: image and text trade sides of the similarity matrix
+                swap = (torch.rand(len(idx), generator=swap_gen) < cfg.modality_swap).to(dev)[:, None]
+                v_emb, t_emb = torch.where(swap, t_emb, v_emb), torch.where(swap, v_emb, t_emb)
+            loss = clip_loss(v_emb, t_emb, model.log_scale.exp())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -722,7 +770,10 @@ def train_mini_clip(
         machine); ``None`` keeps torch's setting. Not part of the cache key.
     **options
         Other :class:`MiniCLIPConfig` fields (``lr``, ``batch_size``,
-        ``image_hidden``, ``text_hidden``, ``patch_size``, ``patch_channels``, ``weight_decay``).
+        ``image_hidden``, ``text_hidden``, ``patch_size``, ``patch_channels``, ``weight_decay``;
+        the training-time remedies of Yaras et al. 2025: ``temperature_end=`` for a log-linear
+        temperature schedule from ``temperature`` to it, ``modality_swap=`` for the probability
+        that a pair's image and text trade places in the loss).
 
     Returns
     -------
@@ -738,7 +789,7 @@ def train_mini_clip(
     if len(dataset) < 2:
         raise ValueError("need at least 2 pairs to train a contrastive model.")
     fp = dataset.fingerprint()
-    path = cache_root("mini-clip") / f"{_hash(_VERSION, TEXT_BACKBONE, fp, asdict(cfg))}.pt"
+    path = cache_root("mini-clip") / f"{_hash(_VERSION, TEXT_BACKBONE, fp, _cache_config(cfg))}.pt"
     model = MiniCLIP(cfg, device, dataset_name=dataset.name)
     if cache:
         blob = read_checked(path, lambda f: _load_weights(f, cfg), what="mini-clip weights")
@@ -753,7 +804,7 @@ def train_mini_clip(
         _fit(model, dataset, cfg, fp, verbose)
     if cache:
         state = model.state_dict()
-        blob = {"version": _VERSION, "config": asdict(cfg), "state": state, "sha256": _state_digest(state),
+        blob = {"version": _VERSION, "config": _cache_config(cfg), "state": state, "sha256": _state_digest(state),
                 "history": model.history}
         write_or_warn(path, lambda fh: torch.save(blob, fh), what="mini-clip weights")
     return model
@@ -778,7 +829,7 @@ def _load_weights(path: Path, cfg: MiniCLIPConfig) -> dict[str, Any]:
     blob = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(blob, dict) or blob.get("version") != _VERSION:
         raise ValueError(f"not a {_VERSION} weights file")
-    if blob.get("config") != asdict(cfg):
+    if blob.get("config") != _cache_config(cfg):
         raise ValueError("it was trained with another configuration")
     if blob.get("sha256") != _state_digest(blob["state"]):
         raise ValueError("sha256 checksum mismatch: the weights are corrupted")

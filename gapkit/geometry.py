@@ -44,6 +44,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ._distribution import (GapDecomposition, JointClustering, conformity, distribution_gap, frechet_distance,  # noqa: F401
+                            gap_decomposition, joint_clustering_score, mmd)
 from ._io import atomic_open
 from ._validation import SEED, Integral, Interval, Real, as_matrix, as_paired, l2_normalize, validate_params
 
@@ -65,6 +67,9 @@ __all__ = [
     "gap_report",
     "GapReport",
     "Estimate",
+    # what the centroid misses (gapkit._distribution)
+    "gap_decomposition", "distribution_gap", "frechet_distance", "mmd", "conformity", "joint_clustering_score",
+    "GapDecomposition", "JointClustering",
 ]
 
 #: Numbers per float64 working block (2**21 -> 16 MB). Tests shrink it to exercise chunking.
@@ -758,7 +763,7 @@ def _wilson(acc: float, n: int, level: float) -> tuple[float, float]:
 @validate_params({"n_boot": [Interval(Integral, 0, None, closed="left")], "seed": _SEED, "ci": _FRACTION,
                   "spectral_boot": [None, Interval(Integral, 0, None, closed="left")], "uniformity_t": _KERNEL_T,
                   "uniformity_max_samples": _MAX_ROWS, "separability": ["boolean"], "test_size": _FRACTION,
-                  "separability_max_pairs": _MAX_ROWS})
+                  "separability_max_pairs": _MAX_ROWS, "two_sample": ["boolean"]})
 def gap_report(
     image: Any,
     text: Any,
@@ -772,6 +777,7 @@ def gap_report(
     separability: bool = True,
     test_size: float = 0.2,
     separability_max_pairs: int | None = SEPARABILITY_MAX_PAIRS,
+    two_sample: bool = False,
 ) -> GapReport:
     """Every gap and cone metric with percentile-bootstrap confidence intervals.
 
@@ -786,6 +792,8 @@ def gap_report(
       chunked pass with a ``(n_boot, n)`` count matrix, O(n_boot·n·d));
       pairwise means in replicates run over pairs of distinct original rows,
       so duplicated draws do not count as zero-distance pairs;
+    - raw gap and distribution gap (:func:`gap_decomposition`, ``raw² = centroid² +
+      distribution²``): same replicates, each from its resample's alignment and centroid gap;
     - effective rank, participation ratio, PC1 share: ``spectral_boot``
       replicates (default 50; ``None`` = ``n_boot``), each O(n·d²). A resample
       holds only ~63 % distinct rows (its effective sample size is about n/2),
@@ -814,6 +822,9 @@ def gap_report(
         Confidence level (default 0.95).
     spectral_boot, uniformity_t, uniformity_max_samples, separability, test_size, separability_max_pairs
         See above and the standalone functions.
+    two_sample : bool
+        Also report :func:`frechet_distance` and :func:`mmd` of the centred modalities (point
+        estimates, not bootstrapped: each replicate would cost an O(n·d²) fit; NaN bounds).
 
     Returns
     -------
@@ -874,6 +885,13 @@ def gap_report(
     add("paired_distance", _PAIR, p.dist.mean(), boot_dist)
     add("paired_cosine", _PAIR, mean_cos, boot_cos)
     add("alignment", _PAIR, (p.dist * p.dist).mean(), boot_align)
+    dec = gap_decomposition(img, txt)
+    add("raw_gap", _PAIR, dec.raw, None if boot_align is None else np.sqrt(boot_align))
+    add("distribution_gap", _PAIR, dec.distribution,
+        None if boot_align is None else np.sqrt(np.clip(boot_align - boot_gap * boot_gap, 0.0, None)))
+    if two_sample:
+        add("frechet_distance", _PAIR, frechet_distance(img, txt), None)
+        add("mmd", _PAIR, mmd(img, txt, seed=seed), None)
     add("relative_modality_gap", _PAIR, _rmg_from_parts(mean_cos, mpc["image"], mpc["text"]), boot_rmg)
     if separability:
         acc, n_test = _separability(img, txt, test_size, seed, separability_max_pairs, 1.0)
@@ -915,6 +933,7 @@ def gap_report(
         "separability": bool(separability),
         "test_size": float(test_size),
         "separability_max_pairs": None if separability_max_pairs is None else int(separability_max_pairs),
+        "two_sample": bool(two_sample),
     }
     return GapReport(n=n, d=d, n_boot=int(n_boot), seed=None if seed is None else int(seed), ci_level=float(ci),
                      estimates=tuple(estimates), params=params)

@@ -1,6 +1,6 @@
 """Post-hoc interventions on frozen embeddings: the λ-shift and friends (chapters 4-6).
 
-Three scikit-learn style estimators, each with ``fit(image, text)`` learning
+Scikit-learn style estimators, each with ``fit(image, text)`` learning
 from the data it is given (the *training split*: nothing is learned in
 ``transform``, so test rows never leak into the intervention) and
 ``transform(image, text) -> (image', text')``:
@@ -10,6 +10,8 @@ from the data it is given (the *training split*: nothing is learned in
   then put the rows back on the unit sphere.
 - :class:`MeanCentering`: subtract each modality's own mean (a common baseline
   that removes the gap *and* the cone).
+- :class:`ModalityStandardization` (An et al. 2025, I0T_post): standardise each
+  dimension of each modality with that modality's statistics, then re-normalise.
 - :class:`OrthogonalShift` (Chowers 2026): translate one modality only along
   the part of Δ orthogonal to the span of the other modality. This keeps every
   image→text (or text→image) ranking, hence clean zero-shot accuracy, exactly.
@@ -29,7 +31,7 @@ import numpy as np
 from ._validation import Interval, Options, Real, as_matrix, as_paired, check_param, check_params, l2_normalize, row_norms
 from .geometry import gap_vector
 
-__all__ = ["LambdaShift", "MeanCentering", "OrthogonalShift", "NotFittedError", "lambda_shift"]
+__all__ = ["LambdaShift", "MeanCentering", "ModalityStandardization", "OrthogonalShift", "NotFittedError", "lambda_shift"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -248,6 +250,81 @@ class MeanCentering(_Base):
         """Centre and re-normalise text rows."""
         self._check_fitted()
         return self._apply(text, self.text_mean_, "text")
+
+
+class ModalityStandardization(_Base):
+    """Per-modality, per-dimension standardisation, then re-normalisation (An et al. 2025, I0T_post).
+
+    Each modality's unit rows are standardised with that modality's own training statistics,
+    learned in :meth:`fit`, and put back on the sphere::
+
+        v' = normalise((v̂ − μ_v) / σ_v)      t' = normalise((t̂ − μ_t) / σ_t)
+
+    with ``μ``, ``σ`` the per-dimension mean and (population) standard deviation of the fit
+    rows. Like :class:`MeanCentering` it moves both centroids to the origin; unlike it, it also
+    rescales every dimension to unit variance in each modality, so it reshapes the clouds as
+    well as moving them. With ``renormalize=False`` the transformed *training* columns have mean
+    0 and variance 1 exactly; held-out rows are standardised with the training statistics
+    (no leakage), so theirs are only close to that.
+
+    A dimension that is constant on the fit rows (``σ`` at most ``max(n, d)·eps`` times the
+    largest ``σ`` of the modality, rounding noise) cannot be scaled to unit variance: its scale
+    is set to 1, so it is centred only (``constant_dims_`` counts these per modality).
+
+    Attributes
+    ----------
+    image_mean_, text_mean_ : numpy.ndarray, shape (d,)
+        Per-dimension means of the L2-normalised fit rows.
+    image_scale_, text_scale_ : numpy.ndarray, shape (d,)
+        Per-dimension standard deviations (1 where constant).
+    constant_dims_ : dict
+        ``{"image": k, "text": k}``, dimensions left unscaled.
+    gap_ : numpy.ndarray
+        ``image_mean_ − text_mean_`` (Δ of the fit data).
+
+    Chapter "What the centroid misses" and chapter 5.
+    """
+
+    _param_names = ("renormalize",)
+    _parameter_constraints = {"renormalize": ["boolean"]}
+
+    def __init__(self, renormalize: bool = True) -> None:
+        self.renormalize = renormalize
+
+    def fit(self, image: Any, text: Any) -> "ModalityStandardization":
+        """Learn each modality's per-dimension mean and standard deviation from matched training rows."""
+        self._validate_params()
+        img, txt = as_paired(image, text)
+        self.constant_dims_ = {}
+        for name, arr in (("image", img), ("text", txt)):
+            unit = l2_normalize(arr, dtype=np.float64)
+            mean, std = unit.mean(axis=0), unit.std(axis=0)
+            constant = std <= max(unit.shape) * np.finfo(np.float64).eps * max(float(std.max()), np.finfo(np.float64).tiny)
+            std[constant] = 1.0
+            setattr(self, f"{name}_mean_", mean)
+            setattr(self, f"{name}_scale_", std)
+            self.constant_dims_[name] = int(constant.sum())
+        self.gap_ = self.image_mean_ - self.text_mean_
+        self.n_features_in_ = img.shape[1]
+        return self
+
+    def _apply(self, x: Any, name: str) -> np.ndarray:
+        self._check_fitted()
+        arr = as_matrix(x, name=name, min_rows=1)
+        self._check_dim(arr, name)
+        out = (l2_normalize(arr, dtype=np.float64) - getattr(self, f"{name}_mean_")) / getattr(self, f"{name}_scale_")
+        if self.renormalize:
+            out = _renorm(out, name, "This happens when a row equals the fitted mean of its modality (e.g. when "
+                                     "every fit row was the same); fit on more varied rows or use renormalize=False.")
+        return out.astype(_out_dtype(arr), copy=False)
+
+    def transform_image(self, image: Any) -> np.ndarray:
+        """Standardise image rows with the image statistics, then re-normalise."""
+        return self._apply(image, "image")
+
+    def transform_text(self, text: Any) -> np.ndarray:
+        """Standardise text rows with the text statistics, then re-normalise."""
+        return self._apply(text, "text")
 
 
 class OrthogonalShift(_Base):

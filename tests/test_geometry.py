@@ -386,7 +386,7 @@ def test_gap_report_values_match_functions(report, report_data):
                   g.first_pc_variance_share):
             assert report[f.__name__, mod] == pytest.approx(f(x), abs=1e-12), (f.__name__, mod)
         assert report["uniformity", mod] == pytest.approx(g.uniformity(x, max_samples=200, seed=4), abs=1e-12)
-    assert len(report.estimates) == 6 + 2 * 6
+    assert len(report.estimates) == 8 + 2 * 6  # 8 paired metrics (raw and distribution gap included), 6 per modality
 
 
 def test_gap_report_intervals(report, report_data):
