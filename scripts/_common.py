@@ -234,7 +234,7 @@ def ipc_kernel_manager() -> type:
     working directory than this process, and jupyter_client's default is a relative name).
     """
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
@@ -245,4 +245,47 @@ def ipc_kernel_manager() -> type:
                 _IPC_DIR = tempfile.TemporaryDirectory(prefix="gapbook-kernels-")
             return os.path.join(_IPC_DIR.name, "kernel")
 
+        @default("client_factory")
+        def _sliced_client_factory(self) -> type:
+            return sliced_kernel_client()
+
     return IPCKernelManager
+
+
+POLL_SLICE_S = 1.0  # the longest a missed socket wake-up can delay a reply
+
+
+def sliced_kernel_client() -> type:
+    """An async kernel client whose channels wait for a message in slices of ``POLL_SLICE_S``.
+
+    A zmq socket signals readiness through an edge-triggered file descriptor; when that edge is
+    consumed by another operation on the socket, one ``poll(600 s)`` can sleep through a message
+    that is already queued, and the book runner then waits out a whole cell timeout after the
+    cell has finished (seen once on chapter 4's widget cell). Each slice polls afresh (a new poll
+    first reads the socket's own event state), so a missed wake-up costs at most one slice; the
+    overall timeout is unchanged.
+    """
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from traitlets import Type
+
+    class SlicedChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
+            import queue
+            import time
+
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = POLL_SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    return await super().get_msg(timeout=min(POLL_SLICE_S, left))
+                except queue.Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+    class SlicedKernelClient(AsyncKernelClient):
+        shell_channel_class = Type(SlicedChannel)
+        iopub_channel_class = Type(SlicedChannel)
+        control_channel_class = Type(SlicedChannel)
+
+    return SlicedKernelClient

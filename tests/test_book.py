@@ -149,3 +149,47 @@ def test_prose_refers_to_exercises_by_label_not_number():
         prose = re.sub(r"```\{code-cell\}.*?```", "", path.read_text(), flags=re.S)
         bad += [f"{path.name}: {m.group(0)!r}" for m in pattern.finditer(prose)]
     assert not bad, "\n".join(bad)
+
+
+def test_book_kernels_use_the_sliced_client_and_a_missed_wakeup_costs_one_slice(monkeypatch):
+    """A queued reply whose socket wake-up was missed is still read after one slice, not the cell timeout."""
+    import asyncio
+    import queue
+    import time
+
+    import _common
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    km = _common.ipc_kernel_manager()()
+    client_cls = km.client_factory
+    assert client_cls.__name__ == "SlicedKernelClient"
+    chan_cls = client_cls.shell_channel_class.default_value
+    assert issubclass(chan_cls, AsyncZMQSocketChannel)
+
+    calls = []
+
+    async def flaky_get_msg(self, timeout=None):  # the first poll sleeps through the queued message
+        calls.append(timeout)
+        if len(calls) == 1:
+            await asyncio.sleep(timeout)
+            raise queue.Empty
+        return {"msg_id": "reply"}
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", flaky_get_msg)
+    monkeypatch.setattr(_common, "POLL_SLICE_S", 0.05)
+    chan = chan_cls.__new__(chan_cls)
+    t0 = time.monotonic()
+    assert asyncio.run(chan.get_msg(timeout=600)) == {"msg_id": "reply"}
+    assert time.monotonic() - t0 < 5 and calls == [0.05, 0.05]
+
+    calls.clear()
+
+    async def never(self, timeout=None):
+        calls.append(timeout)
+        await asyncio.sleep(timeout)
+        raise queue.Empty
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", never)
+    with pytest.raises(queue.Empty):  # the overall timeout still holds
+        asyncio.run(chan.get_msg(timeout=0.12))
+    assert 2 <= len(calls) <= 4
