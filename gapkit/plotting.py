@@ -11,7 +11,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "COLORS", "MODALITY_COLORS", "label", "lambda_palette", "new_figure"]
+__all__ = ["use_style", "COLORS", "MODALITY_COLORS", "label", "lambda_palette", "new_figure",
+           "MAX_WIDTH_IN", "MIN_FONT_PT"]
+
+#: The widest figure the book draws, in inches. The text column of a book page is about 680-790 px
+#: wide; at the inline dpi (110) 8 inches are 880 px, so a figure is shrunk by at most a quarter.
+MAX_WIDTH_IN = 8.0
+#: The smallest font a figure may use: 8 pt stays above 8.5 screen pixels after that shrinking.
+MIN_FONT_PT = 8
 
 #: Colour-blind-safe palette (Okabe-Ito).
 COLORS: dict[str, str] = {
@@ -41,6 +48,9 @@ _RC: dict[str, Any] = {
     "axes.titlesize": 12,
     "axes.labelsize": 11,
     "legend.frameon": False,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
     "font.size": 10,
     "axes.prop_cycle": None,  # filled in use_style
 }
@@ -59,10 +69,18 @@ def use_style() -> None:
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 4.0, **kw: Any):
-    """``plt.subplots`` with the book's per-panel size and constrained layout."""
+    """``plt.subplots`` with the book's per-panel size and constrained layout.
+
+    ``width`` and ``height`` are per panel. A row of panels wider than :data:`MAX_WIDTH_IN` is
+    narrowed to fit (heights are kept), so that no figure is shrunk on the page until its text is
+    unreadable; for many panels, use more rows.
+    """
     import matplotlib.pyplot as plt
 
-    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), layout="constrained", **kw)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"panel width and height must be positive, got {width} x {height}")
+    total = min(width * ncols, MAX_WIDTH_IN)
+    return plt.subplots(nrows, ncols, figsize=(total, height * nrows), layout="constrained", **kw)
 
 
 def label(ax: Any, xlabel: str, ylabel: str, title: str | None = None) -> Any:

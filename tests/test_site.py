@@ -99,3 +99,27 @@ def test_cross_references_read_once():
     bad = [f"{page.relative_to(SITE)}: ...{m.group(0)}..." for page in sorted(SITE.rglob("*.html"))
            if "_static" not in page.parts for m in [_DOUBLED_REF.search(_page_text(page.read_text()))] if m]
     assert not bad, "\n".join(bad)
+
+
+@needs_browser
+def test_figures_are_readable_at_the_page_width(driver):
+    """At a 1280 px window, every chapter figure is shown at >= 73 % of its size: its smallest font
+    (gapkit.plotting.MIN_FONT_PT at the inline 110 dpi) stays above 8.5 screen pixels."""
+    from gapkit import plotting
+
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    driver.set_window_size(1280, 900)
+    bad = []
+    for page in sorted((SITE / "chapters").glob("0*.html")):
+        driver.get(page.resolve().as_uri())
+        sizes = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.cell_output img'))"
+            ".filter(i => !i.src.includes('colab-badge')).map(i => [i.naturalWidth, i.clientWidth]);")
+        assert sizes, f"{page.name}: no figure found"
+        for natural, shown in sizes:
+            font_px = plotting.MIN_FONT_PT * 110 / 72 * shown / natural
+            if natural > plotting.MAX_WIDTH_IN * 110 * 1.05 or font_px < 8.5:
+                bad.append(f"{page.name}: a figure {natural} px wide is shown at {shown} px "
+                           f"(smallest font ≈ {font_px:.1f} px)")
+    assert not bad, "\n".join(bad)
