@@ -131,6 +131,9 @@ class GapDecomposition:
         ``‖Δ‖``, the distance of the two centroids (:func:`gapkit.geometry.centroid_gap`).
     distribution : float
         Root-mean-square distance of the pairs after both centroids are moved to the origin.
+    spread_image, spread_text : float
+        Root-mean-square distance of a row to its own modality's centroid, ``sqrt(mean_i ‖v̂_i − v̄‖²)``
+        (``sqrt(1 − R²)`` on unit rows, with ``R`` the mean resultant length).
     n : int
         Pairs.
     """
@@ -138,7 +141,23 @@ class GapDecomposition:
     raw: float
     centroid: float
     distribution: float
+    spread_image: float
+    spread_text: float
     n: int
+
+    @property
+    def relative_distribution(self) -> float:
+        """``distribution² / (spread_image² + spread_text²)``, in [0, 2]: the distribution gap in units of the spread.
+
+        ``1 − ρ`` with ``ρ = 2 mean_i ⟨v̂_i − v̄, t̂_i − t̄⟩ / (spread_image² + spread_text²)``, a
+        correlation of the centred pairs: 0 when the centred pairs coincide (a set and its
+        translate), 1 when they are uncorrelated (shuffled pairs, in expectation), 2 when they
+        point in opposite directions. Unchanged when both centred clouds are scaled by the same
+        factor, which re-normalisation after centring nearly does; the absolute distribution gap is
+        not. NaN when both spreads are 0.
+        """
+        total = self.spread_image**2 + self.spread_text**2
+        return float("nan") if total == 0 else float(self.distribution**2 / total)
 
     @property
     def centroid_share(self) -> float:
@@ -146,8 +165,9 @@ class GapDecomposition:
         return float("nan") if self.raw == 0 else float(self.centroid**2 / self.raw**2)
 
     def to_dict(self) -> dict[str, float]:
-        """``raw``, ``centroid``, ``distribution``, ``centroid_share`` and ``n`` as a plain dict."""
-        return {**asdict(self), "centroid_share": self.centroid_share}
+        """Every field plus ``centroid_share`` and ``relative_distribution``, as a plain dict."""
+        return {**asdict(self), "centroid_share": self.centroid_share,
+                "relative_distribution": self.relative_distribution}
 
 
 @validate_params({"normalize": ["boolean"]})
@@ -165,6 +185,10 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
     gap as the mismatch left once the means are aligned; they do not pin down the averaging. We
     use root-mean-square pair distances, the one choice for which the two parts add up exactly
     (in squares), and state it wherever the numbers are shown.
+
+    ``relative_distribution`` (a property of the result) divides ``distribution²`` by the two
+    modalities' spreads: a scale-free version (0 = a translate, 1 = unpaired), which stays
+    comparable across interventions that re-normalise rows after rescaling them.
 
     Both parts are computed directly, in two chunked O(n·d) passes (means first, then the centred
     differences), so a distribution gap far smaller than the centroid gap keeps full precision
@@ -189,15 +213,19 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
     n, d = img.shape
     mu_v, mu_t = _mean(img, normalize), _mean(txt, normalize)
     delta = mu_v - mu_t
-    raw_sq = dist_sq = 0.0
+    raw_sq = dist_sq = spread_v = spread_t = 0.0
     for sl in _slices(n, d):
-        diff = _rows(img[sl], normalize)
-        diff -= _rows(txt[sl], normalize)
-        raw_sq += float(np.einsum("ij,ij->", diff, diff))
-        diff -= delta
-        dist_sq += float(np.einsum("ij,ij->", diff, diff))
+        cv = _rows(img[sl], normalize) - mu_v
+        ct = _rows(txt[sl], normalize) - mu_t
+        spread_v += float(np.einsum("ij,ij->", cv, cv))
+        spread_t += float(np.einsum("ij,ij->", ct, ct))
+        cv -= ct  # the centred pair differences
+        dist_sq += float(np.einsum("ij,ij->", cv, cv))
+        cv += delta  # = v̂_i − t̂_i
+        raw_sq += float(np.einsum("ij,ij->", cv, cv))
     return GapDecomposition(raw=float(np.sqrt(raw_sq / n)), centroid=float(np.linalg.norm(delta)),
-                            distribution=float(np.sqrt(dist_sq / n)), n=int(n))
+                            distribution=float(np.sqrt(dist_sq / n)), spread_image=float(np.sqrt(spread_v / n)),
+                            spread_text=float(np.sqrt(spread_t / n)), n=int(n))
 
 
 @validate_params({"normalize": ["boolean"]})

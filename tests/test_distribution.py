@@ -57,6 +57,8 @@ def test_a_set_and_its_translate_on_the_sphere():
     assert dec.raw == pytest.approx(2 * h, abs=1e-14)
     assert dec.distribution == pytest.approx(0.0, abs=1e-14)
     assert dec.centroid_share == pytest.approx(1.0, abs=1e-12)
+    assert dec.relative_distribution == pytest.approx(0.0, abs=1e-14)
+    assert dec.spread_image == pytest.approx(dec.spread_text, rel=1e-13)
     assert g.frechet_distance(v, t) == pytest.approx(0.0, abs=1e-12)  # same shape
     assert g.frechet_distance(v, t, center=False) == pytest.approx(4 * h * h, abs=1e-12)
     assert g.mmd(v, t, method="exact", sigma=0.5) == pytest.approx(0.0, abs=1e-12)
@@ -83,6 +85,10 @@ def test_two_covariances_with_one_mean():
     assert dec.centroid == pytest.approx(0.0, abs=1e-15)
     assert dec.distribution == pytest.approx(math.sqrt(2), rel=1e-14)  # ‖±e1 ∓ e2‖² = 2 for every pair
     assert dec.raw == pytest.approx(math.sqrt(2), rel=1e-14)
+    assert (dec.spread_image, dec.spread_text) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert dec.relative_distribution == pytest.approx(1.0, rel=1e-14)  # ±e1 and ±e2: uncorrelated pairs
+    anti = g.gap_decomposition(v, -v)  # centred pairs opposite: the largest relative distribution gap
+    assert anti.distribution == pytest.approx(2.0, rel=1e-14) and anti.relative_distribution == pytest.approx(2.0)
     # Σ_v = n/(n−1)·e1e1ᵀ, Σ_t = n/(n−1)·e2e2ᵀ: orthogonal supports, so the cross term is 0
     assert g.frechet_distance(v, t) == pytest.approx(2 * n / (n - 1), rel=1e-12)
     assert g.mmd(v, t, method="exact", sigma=1.0) > 0.1
@@ -97,7 +103,16 @@ def test_decomposition_is_pythagorean_and_matches_the_naive_formula():
     assert dec.centroid == pytest.approx(g.centroid_gap(v, t), rel=1e-13)
     assert dec.distribution == pytest.approx(np.sqrt(np.mean(naive_centred_distances(v, t) ** 2)), rel=1e-13)
     assert dec.raw**2 == pytest.approx(g.alignment(v, t), rel=1e-12)
-    assert dec.n == len(v) and set(dec.to_dict()) == {"raw", "centroid", "distribution", "centroid_share", "n"}
+    assert dec.n == len(v) and set(dec.to_dict()) == {"raw", "centroid", "distribution", "spread_image", "spread_text",
+                                                      "centroid_share", "relative_distribution", "n"}
+    assert dec.spread_image**2 == pytest.approx(1 - g.mean_resultant_length(v) ** 2, rel=1e-12)
+    # shuffling the pairs makes the centred pairs uncorrelated: relative distribution gap near 1
+    shuffled = g.gap_decomposition(v, t[np.random.default_rng(0).permutation(len(t))])
+    assert shuffled.relative_distribution == pytest.approx(1.0, abs=0.15) and dec.relative_distribution < 0.8
+    # scaling both centred clouds by one factor leaves the relative value unchanged
+    c = 3.0 * (a - a.mean(0)) + 5.0, 3.0 * (b - b.mean(0)) - 1.0
+    assert g.gap_decomposition(*c, normalize=False).relative_distribution == pytest.approx(
+        dec.relative_distribution, rel=1e-12)
 
 
 def test_translations_move_only_the_centroid_part():
