@@ -7,7 +7,10 @@ fail with a message that names the problem and not the expected value.
 
 from __future__ import annotations
 
+import re
+import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,15 @@ import pytest
 
 from gapkit import cone, geometry
 from gapkit.exercises import ExerciseCheckError, available_checks, check
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import _common  # noqa: E402
+import colab_notebook as cn  # noqa: E402
+import student  # noqa: E402
+
+CHAPTERS = _common.notebook_chapters()
 
 
 def _cones(seed=0, n=60, d=16):
@@ -67,7 +79,37 @@ def _learn_tau():
                                  "started elsewhere": _FakeMiniClip(start=0.01)}
 
 
-CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau}
+def _cone_linear():
+    x = cone.gaussian_inputs(24, 8, seed=1)
+    x = x - x.mean(axis=0)  # exactly centred
+    runs = {name: cone.mlp_cone(xs, depths=[1, 5, 10, 20], activations=[None], seeds=[0, 1, 2])
+            for name, xs in (("centred", x), ("shifted", x + 3.0))}
+    right = pd.DataFrame({name: res.groupby("depth").mean_cosine.mean() for name, res in runs.items()})
+    seed0 = pd.DataFrame({name: res[res.seed == 0].set_index("depth").mean_cosine for name, res in runs.items()})
+    relu = right.copy()
+    relu["centred"] = 0.5  # what a ReLU network would give
+    wrong = {"one seed only": seed0, "relu instead of affine": relu, "depth 20 missing": right.drop(index=20),
+             "columns renamed": right.rename(columns={"shifted": "shift"}), "input cosine": right * 0 + 0.9}
+    return {"inputs": x, "shift": 3.0}, right, wrong
+
+
+def _cone_width():
+    rows = {}
+    for width in (32, 64, 128, 256, 512, 1024):
+        res = cone.mlp_cone(cone.gaussian_inputs(6, width, seed=2), depths=[6], activations=["relu"], seeds=[0, 1, 2],
+                            width=width)
+        rows[width] = {"R_mean": res.R.mean(), "R_std": res.R.std()}
+    right = pd.DataFrame(rows).T
+    off = right.copy()
+    off.loc[256, "R_mean"] -= 0.05
+    std_as_var = right.assign(R_std=right.R_std ** 2 + 0.01)
+    wrong = {"R_mean off at 256": off, "variance for std": std_as_var, "a width missing": right.drop(index=1024),
+             "no R_std": right.drop(columns="R_std"), "a list": [0.9] * 6}
+    return {"n_inputs": 6}, right, wrong
+
+
+CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
+         "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width}
 
 
 def test_every_check_has_cases():
@@ -100,3 +142,4 @@ def test_a_wrong_value_is_described_not_revealed():
 def test_unknown_label():
     with pytest.raises(KeyError, match="no check for exercise 'ex-nope'"):
         check("ex-nope", 1)
+
