@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "as_matrix", "as_paired", "l2_normalize", "l2_normalize_torch", "row_norms", "to_numpy", "check_labels",
-    "check_texts", "as_uint8_image", "check_float_pixels", "Interval", "Options", "Integral", "Real", "SEED",
-    "check_param", "check_params", "validate_params", "InvalidParameterError", "InvalidInputError",
+    "as_matrix", "as_paired", "l2_normalize", "l2_normalize_torch", "row_norms", "unit_scales", "to_numpy",
+    "check_labels", "check_texts", "as_uint8_image", "check_float_pixels", "Interval", "Options", "Integral", "Real",
+    "SEED", "check_param", "check_params", "validate_params", "InvalidParameterError", "InvalidInputError",
 ]
 
 
@@ -79,8 +79,13 @@ def _describe_rows(rows: np.ndarray, limit: int = 5) -> str:
     return f"{shown}{more}"
 
 
-def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bool = False) -> np.ndarray:
+def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bool = False,
+              check_rows: bool = True) -> np.ndarray:
     """Validate an ``(n, d)`` embedding matrix and return it as a float numpy array.
+
+    ``check_rows=False`` checks only the shape and leaves the row checks (NaN/inf, all-zero rows) to the
+    caller's own pass over the data: the fused geometry passes find such rows through their squared norms
+    (:func:`unit_scales`) and then call ``as_matrix`` again, which names them.
 
     Raises
     ------
@@ -104,6 +109,8 @@ def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bo
             f"{name}: need at least {min_rows} rows (embeddings), got {n}. "
             "Geometry statistics are undefined for fewer points; pass more samples."
         )
+    if not check_rows:
+        return arr
     # Row checks in blocks of about 16 MB, so validating a 2 GB input costs megabytes, not gigabytes.
     finite = np.empty(n, dtype=bool)
     nonzero = np.empty(n, dtype=bool)
@@ -128,13 +135,17 @@ def as_matrix(x: Any, *, name: str = "x", min_rows: int = 2, allow_zero_rows: bo
     return arr
 
 
-def as_paired(image: Any, text: Any, *, min_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def as_paired(image: Any, text: Any, *, min_rows: int = 2, check_rows: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Validate matched image/text matrices: both ``(n, d)`` with the same ``n`` and ``d``.
 
-    Row ``i`` of ``image`` and row ``i`` of ``text`` are a matched pair.
+    Row ``i`` of ``image`` and row ``i`` of ``text`` are a matched pair. ``check_rows=False``: see
+    :func:`as_matrix` (the errors and their order stay those of the full check).
     """
-    img = as_matrix(image, name="image", min_rows=min_rows)
-    txt = as_matrix(text, name="text", min_rows=min_rows)
+    img = as_matrix(image, name="image", min_rows=min_rows, check_rows=check_rows)
+    txt = as_matrix(text, name="text", min_rows=min_rows, check_rows=check_rows)
+    if not check_rows and img.shape != txt.shape:  # the full check names bad rows before a shape mismatch
+        as_matrix(img, name="image", min_rows=min_rows)
+        as_matrix(txt, name="text", min_rows=min_rows)
     if img.shape[0] != txt.shape[0]:
         raise ValueError(
             f"image and text have different numbers of rows ({img.shape[0]} vs {txt.shape[0]}); "
@@ -205,6 +216,31 @@ def l2_normalize(x: np.ndarray, *, dtype: Any = None) -> np.ndarray:
         r /= np.sqrt(np.einsum("ij,ij->i", r, r))[:, None]
         out[bad] = r
     return out
+
+
+def unit_scales(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``1/‖x_i‖`` for every row of a float block, in the block's dtype, and the rows where that is unsafe.
+
+    The fused-pass form of :func:`l2_normalize`, for callers that normalise and reduce a block in one go
+    (``w @ block`` is the sum of the unit rows). Squared norms are summed in the block's dtype; a row whose
+    squared norm lies outside ``l2_normalize``'s safe range (it would overflow, is subnormal or zero, or
+    is NaN/inf because the row holds NaN or inf) gets the scale 0 and is listed in ``rare`` (``None`` when
+    there is none): pass those rows to :func:`l2_normalize`, which rescales them first, after checking
+    them (only a row with a safe squared norm is known to be finite and non-zero). ``block`` must be
+    float32 or float64 and 2-D.
+    """
+    sq = np.einsum("ij,ij->i", block, block)
+    lo, hi = _norm_bounds(block.dtype)
+    good = (sq >= lo) & (sq <= hi)  # False for NaN, inf, 0 and subnormal-range sums
+    rare = None
+    if not good.all():
+        rare = np.flatnonzero(~good)
+        sq[rare] = 1.0
+    w = np.sqrt(sq, out=sq)
+    np.divide(1.0, w, out=w)
+    if rare is not None:
+        w[rare] = 0.0
+    return w, rare
 
 
 def row_norms(x: np.ndarray) -> np.ndarray:

@@ -15,13 +15,22 @@ Conventions (also stated in the book's chapter 3 and in ``shared/background.md``
   mismatched ``n``, ``n < 2`` and 1-D input raise ``ValueError`` naming the rows
   or shapes and the fix.
 
-Memory and cost. Rows are normalised in float64 blocks of about
-``_CHUNK_ELEMS`` numbers (16 MB) and reduced on the fly, so no function ever
-holds a normalised copy of the input, and nothing forms an ``n × n`` matrix:
+Memory and cost. No function ever holds a normalised copy of the input, and
+nothing forms an ``n × n`` matrix:
 
-- centroid, cone and paired metrics are one O(n·d) pass; the mean pairwise
-  cosine uses the resultant-length identity
+- centroid, cone and paired metrics are one fused O(n·d) pass: per block of at
+  most 512 rows (1 MB of float32 at d = 512, still in cache when it is read
+  again) the squared row norms, which are also the input check (a safe squared
+  norm proves a row finite and non-zero; :func:`gapkit._validation.unit_scales`),
+  then the scaled sums, cosines and distances, in the input's precision
+  (float32 stays float32) with float64 accumulators across blocks. The rare
+  rows whose squares would overflow or underflow are normalised in float64 by
+  the one normaliser; invalid rows raise the full check's ``ValueError``.
+  Float32 results agree with float64 references to about 1e-7 (tested to 1e-6);
+  the mean pairwise cosine uses the resultant-length identity
   ``mean_{i≠j} cos(x_i, x_j) = (n R² − 1)/(n − 1)`` instead of all pairs;
+- the other metrics normalise in float64 blocks of about ``_CHUNK_ELEMS``
+  numbers (16 MB) and reduce them on the fly;
 - spectral metrics (effective rank, participation ratio, PC1 share) accumulate
   the ``d × d`` scatter matrix of the centred normalised rows (O(n·d²) time,
   O(d²) memory) and take its eigenvalues: the singular values of the centred
@@ -47,7 +56,8 @@ import numpy as np
 from ._distribution import (GapDecomposition, JointClustering, conformity, distribution_gap, frechet_distance,  # noqa: F401
                             gap_decomposition, joint_clustering_score, mmd)
 from ._io import atomic_open
-from ._validation import SEED, Integral, Interval, Real, as_matrix, as_paired, l2_normalize, validate_params
+from ._validation import (SEED, Integral, Interval, Real, as_matrix, as_paired, l2_normalize, unit_scales,
+                          validate_params)
 
 __all__ = [
     "normalize_rows",
@@ -74,6 +84,12 @@ __all__ = [
 
 #: Numbers per float64 working block (2**21 -> 16 MB). Tests shrink it to exercise chunking.
 _CHUNK_ELEMS = 1 << 21
+#: Numbers per block of the fused O(n·d) passes (2**18 -> 1 MB of float32, 512 rows at d = 512): small
+#: enough that a block is still in cache when it is read the second time. Capped by ``_CHUNK_ELEMS``.
+_FUSED_ELEMS = 1 << 18
+#: At most this many rows per fused block, whatever d: a block's sum is accumulated in the input's
+#: precision, so its error bound (about ``√B·u`` relative, ``B·u`` at worst) must not grow with n/d.
+_FUSED_ROWS = 512
 
 # declarative parameter constraints (checked by gapkit._validation.validate_params)
 _SEED = [None, SEED]
@@ -103,11 +119,55 @@ def _unit_rows(block: np.ndarray) -> np.ndarray:
     return l2_normalize(block, dtype=np.float64)
 
 
-def _unit_sum(x: np.ndarray) -> np.ndarray:
-    """Σ_i x̂_i in float64, one chunked pass."""
-    total = np.zeros(x.shape[1], dtype=np.float64)
-    for sl in _row_slices(*x.shape):
-        total += _unit_rows(x[sl]).sum(axis=0)
+def _fused_slices(n: int, d: int) -> Iterator[slice]:
+    """Row blocks of the fused O(n·d) passes: at most ``_FUSED_ROWS`` rows and ``_FUSED_ELEMS`` numbers."""
+    step = max(1, min(_FUSED_ROWS, min(_FUSED_ELEMS, _CHUNK_ELEMS) // max(d, 1)))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _work(block: np.ndarray) -> np.ndarray:
+    """A block in the precision of the fused passes: float32 and float64 as they are, float16 as float32."""
+    if block.dtype not in (np.float32, np.float64):
+        block = block.astype(np.float32 if block.dtype.itemsize <= 4 else np.float64)
+    return block if block.flags.c_contiguous else np.ascontiguousarray(block)
+
+
+def _rare_units(block: np.ndarray, rare: np.ndarray, revalidate: Any) -> np.ndarray:
+    """Float64 unit rows of the rows :func:`unit_scales` could not scale: huge, tiny, or invalid.
+
+    Invalid rows (NaN/inf, all zeros) make ``revalidate()`` (the full input check) raise the
+    ValueError that names every bad row of the input; valid ones go through the one normaliser,
+    which rescales them before squaring.
+    """
+    rows = block[rare]
+    if not (np.isfinite(rows).all() and (rows != 0).any(axis=1).all()):
+        revalidate()
+        raise ValueError("rows with NaN/inf or all zeros cannot be L2-normalised; validate the input with as_matrix().")
+    return l2_normalize(rows, dtype=np.float64)
+
+
+def _unit_sum(x: np.ndarray, revalidate: Any = None) -> np.ndarray:
+    """Σ_i x̂_i in float64: validate, normalise and sum in one fused pass per cache-sized block.
+
+    Per block: the squared row norms in the input's precision (float32 stays float32), the scales
+    ``w_i = 1/‖x_i‖``, and the weighted sum ``Σ_i w_i x_i`` over the block (in that precision, with
+    the block still in cache), which is added to a float64 total. A safe squared norm proves the row
+    finite and non-zero, so this is also the row check; the rare rows it flags (huge, tiny, or
+    invalid) go through :func:`_rare_units`. Error of a block's sum: ``≲ (B + d)·u·Σ_i|x̂_i|`` at
+    worst for ``B`` rows (``u`` the unit roundoff, ``B ≤ _FUSED_ROWS``), about ``√B·u`` relative in
+    practice; the float64 total adds no error of its own that grows with n.
+    """
+    if revalidate is None:
+        revalidate = lambda: as_matrix(x)  # noqa: E731
+    n, d = x.shape
+    total = np.zeros(d, dtype=np.float64)
+    for sl in _fused_slices(n, d):
+        blk = _work(x[sl])
+        w, rare = unit_scales(blk)
+        total += np.einsum("i,ij->j", w, blk)
+        if rare is not None:
+            total += _rare_units(blk, rare, revalidate).sum(axis=0)
     return total
 
 
@@ -115,35 +175,98 @@ def _unit_sum(x: np.ndarray) -> np.ndarray:
 class _PairPass:
     sum_image: np.ndarray  # (d,) Σ v̂_i
     sum_text: np.ndarray  # (d,) Σ t̂_i
-    cos: np.ndarray  # (n,) v̂_i · t̂_i
-    dist: np.ndarray  # (n,) ‖v̂_i − t̂_i‖ computed directly (no sqrt(2 − 2cos) cancellation)
+    cos: np.ndarray | None  # (n,) v̂_i · t̂_i
+    dist: np.ndarray | None  # (n,) ‖v̂_i − t̂_i‖ (from the difference vector wherever cos > 1/2: no cancellation)
     boot_image: np.ndarray | None = None  # (B, d) Σ_i w_bi v̂_i
     boot_text: np.ndarray | None = None
 
 
-def _pair_pass(img: np.ndarray, txt: np.ndarray, weights: np.ndarray | None = None) -> _PairPass:
-    """One chunked pass over matched rows: modality sums, per-pair cosine and distance.
+#: Pairs with a cosine above this get their distance from the difference vector, the others from 2 − 2cos
+#: (which is ≥ 1 there, so the subtraction loses nothing).
+_DIRECT_DISTANCE_COS = 0.5
 
-    With bootstrap count ``weights`` (B, n) it also accumulates the weighted sums.
+
+def _units64(block: np.ndarray, w: np.ndarray, rare: np.ndarray | None, rare_units: np.ndarray | None) -> np.ndarray:
+    u = block.astype(np.float64) * w[:, None]
+    if rare is not None:
+        u[rare] = rare_units
+    return u
+
+
+def _pair_pass(img: np.ndarray, txt: np.ndarray, weights: np.ndarray | None = None, *, sums: bool = True,
+               cos: bool = True, dist: bool = True) -> _PairPass:
+    """One fused pass over matched rows: modality sums, per-pair cosine and distance (those asked for).
+
+    Each block is validated, normalised and reduced while it is in cache, as in :func:`_unit_sum`
+    (float32 input in float32, float64 accumulators). Cosines are ``(v_i·t_i)·w_v·w_t``; distances
+    are ``√(2 − 2cos)`` where ``cos ≤ 1/2`` and ``‖w_v v_i − w_t t_i‖`` (the difference vector) for
+    the closer pairs, where the subtraction would cancel. Rows :func:`unit_scales` flags are
+    normalised in float64 by the one normaliser. With bootstrap count ``weights`` (B, n) it also
+    accumulates the weighted sums (float64 unit rows).
     """
     n, d = img.shape
-    out = _PairPass(np.zeros(d), np.zeros(d), np.empty(n), np.empty(n))
+    need_cos = cos or dist
+    out = _PairPass(np.zeros(d), np.zeros(d), np.empty(n) if need_cos else None, np.empty(n) if dist else None)
     if weights is not None:
         out.boot_image = np.zeros((weights.shape[0], d))
         out.boot_text = np.zeros((weights.shape[0], d))
-    for sl in _row_slices(n, d):
-        v = _unit_rows(img[sl])
-        t = _unit_rows(txt[sl])
-        out.sum_image += v.sum(axis=0)
-        out.sum_text += t.sum(axis=0)
-        out.cos[sl] = np.einsum("ij,ij->i", v, t)
+
+    def revalidate() -> None:
+        as_paired(img, txt)
+
+    for sl in _fused_slices(n, d):
+        v, t = _work(img[sl]), _work(txt[sl])
+        wv, rv = unit_scales(v)
+        wt, rt = unit_scales(t)
+        uv = None if rv is None else _rare_units(v, rv, revalidate)
+        ut = None if rt is None else _rare_units(t, rt, revalidate)
+        if sums or weights is not None:
+            out.sum_image += np.einsum("i,ij->j", wv, v)
+            out.sum_text += np.einsum("i,ij->j", wt, t)
+            if uv is not None:
+                out.sum_image += uv.sum(axis=0)
+            if ut is not None:
+                out.sum_text += ut.sum(axis=0)
+        both = None
+        if uv is not None or ut is not None:  # pairs with a rare row: their cosine and distance in float64 below
+            both = np.union1d(np.asarray([] if rv is None else rv, dtype=np.intp),
+                              np.asarray([] if rt is None else rt, dtype=np.intp))
+        if need_cos:
+            c = np.einsum("ij,ij->i", v, t)
+            if both is not None:
+                c[both] = 0.0  # (may be inf or NaN; the scale is 0)
+            c *= wv
+            c *= wt
+            cos_blk = c.astype(np.float64)
+            if dist:
+                d2 = 2.0 - 2.0 * cos_blk
+                close = np.flatnonzero(c > _DIRECT_DISTANCE_COS)
+                if close.size:
+                    diff = v[close] * wv[close, None]
+                    diff -= t[close] * wt[close, None]
+                    d2[close] = np.einsum("ij,ij->i", diff, diff)
+            if both is not None:
+                pv = _units64(v[both], wv[both], *_rare_in(both, rv, uv))
+                pt = _units64(t[both], wt[both], *_rare_in(both, rt, ut))
+                cos_blk[both] = np.einsum("ij,ij->i", pv, pt)
+                if dist:
+                    pv -= pt
+                    d2[both] = np.einsum("ij,ij->i", pv, pv)
+            out.cos[sl] = cos_blk
+            if dist:
+                out.dist[sl] = np.sqrt(np.maximum(d2, 0.0))
         if weights is not None:
-            w = weights[:, sl].astype(np.float64)
-            out.boot_image += w @ v
-            out.boot_text += w @ t
-        v -= t
-        out.dist[sl] = np.sqrt(np.einsum("ij,ij->i", v, v))
+            wb = weights[:, sl].astype(np.float64)
+            out.boot_image += wb @ _units64(v, wv, rv, uv)
+            out.boot_text += wb @ _units64(t, wt, rt, ut)
     return out
+
+
+def _rare_in(rows: np.ndarray, rare: np.ndarray | None, units: np.ndarray | None) -> tuple[Any, Any]:
+    """Positions of ``rare`` within the sorted ``rows`` and their unit rows (or ``(None, None)``)."""
+    if rare is None:
+        return None, None
+    return np.searchsorted(rows, rare), units
 
 
 def _off_diagonal_cosine(sum_vec: np.ndarray, n: float, sum_sq_weights: float | None = None) -> float:
@@ -376,9 +499,13 @@ def gap_vector(image: Any, text: Any) -> np.ndarray:
 
     Used in chapters 3 and 4 and by :class:`gapkit.shift.LambdaShift`.
     """
-    img, txt = as_paired(image, text)
+    img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
+
+    def revalidate() -> None:
+        as_paired(img, txt)
+
     n = img.shape[0]
-    return _unit_sum(img) / n - _unit_sum(txt) / n
+    return _unit_sum(img, revalidate) / n - _unit_sum(txt, revalidate) / n
 
 
 def centroid_gap(image: Any, text: Any) -> float:
@@ -397,8 +524,8 @@ def paired_distance(image: Any, text: Any) -> float:
     the difference vector, not from ``sqrt(2 − 2 cos)``, so near-identical pairs
     keep full precision. O(n·d). Chapter 3.
     """
-    img, txt = as_paired(image, text)
-    return float(_pair_pass(img, txt).dist.mean())
+    img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
+    return float(_pair_pass(img, txt, sums=False).dist.mean())
 
 
 def paired_cosine(image: Any, text: Any) -> float:
@@ -406,8 +533,8 @@ def paired_cosine(image: Any, text: Any) -> float:
 
     Rows are L2-normalised first. About 0.3 for real CLIP models. O(n·d). Chapter 3.
     """
-    img, txt = as_paired(image, text)
-    return float(_pair_pass(img, txt).cos.mean())
+    img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
+    return float(_pair_pass(img, txt, sums=False, dist=False).cos.mean())
 
 
 def relative_modality_gap(image: Any, text: Any) -> float:
@@ -445,9 +572,9 @@ def relative_modality_gap(image: Any, text: Any) -> float:
 
     Chapter 3.
     """
-    img, txt = as_paired(image, text)
+    img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
     n = img.shape[0]
-    p = _pair_pass(img, txt)
+    p = _pair_pass(img, txt, dist=False)
     return _rmg_from_parts(
         float(p.cos.mean()), _off_diagonal_cosine(p.sum_image, n), _off_diagonal_cosine(p.sum_text, n)
     )
@@ -499,7 +626,7 @@ def mean_resultant_length(x: Any) -> float:
     Rows are L2-normalised first. 1 = all rows identical, ≈ 0 = spread over the
     sphere. O(n·d) chunked pass. Chapters 1, 3, 4.
     """
-    arr = as_matrix(x)
+    arr = as_matrix(x, check_rows=False)  # rows are checked inside the fused pass
     return float(np.linalg.norm(_unit_sum(arr)) / arr.shape[0])
 
 
@@ -510,7 +637,7 @@ def mean_pairwise_cosine(x: Any) -> float:
     ``(n R² − 1)/(n − 1)`` with R the mean resultant length (no n × n matrix).
     Liang et al.: about 0.47 (CLIP image) / 0.51 (CLIP text) on COCO. Chapter 1.
     """
-    arr = as_matrix(x)
+    arr = as_matrix(x, check_rows=False)  # rows are checked inside the fused pass
     return _off_diagonal_cosine(_unit_sum(arr), arr.shape[0])
 
 
@@ -554,8 +681,8 @@ def alignment(image: Any, text: Any) -> float:
     Rows are L2-normalised first. Equals ``2 − 2·paired_cosine`` for unit rows;
     range [0, 4], lower is better aligned. O(n·d). Chapter 3.
     """
-    img, txt = as_paired(image, text)
-    dist = _pair_pass(img, txt).dist
+    img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
+    dist = _pair_pass(img, txt, sums=False).dist
     return float((dist * dist).mean())
 
 
