@@ -14,6 +14,7 @@ all     the same as run (``make test`` runs this after ``book.py execute``)
 Options of run/all: ``--only 03 05`` (notebooks whose name contains one of these),
 ``--shared-runtime`` (one environment for all notebooks: faster, less faithful),
 ``--worktree`` (install gapkit from the working tree's tracked files instead of HEAD),
+``--patch FILE`` (a ``git diff`` applied on top in the clone: try a gapkit fix before making it),
 ``--kernel-env KEY=VALUE ...`` (extra kernel environment variables, for experiments).
 
 Errors named ``ClaimError`` (gapkit.notebook.claim: a sentence its page's numbers do not support)
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--only", nargs="*")
         p.add_argument("--shared-runtime", action="store_true")
         p.add_argument("--worktree", action="store_true")
+        p.add_argument("--patch", type=Path, help="a git diff applied to the clone the install cell installs from")
         p.add_argument("--kernel-env", nargs="*", default=[], metavar="KEY=VALUE",
                        help="extra kernel environment variables, for experiments (Colab sets none of them)")
     args = parser.parse_args(argv)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = env.build()  # every run starts from a fresh runtime
     extra = dict(kv.split("=", 1) for kv in args.kernel_env)
     return runner.run(only=args.only, fresh_env=not args.shared_runtime, worktree=args.worktree,
-                      env_seconds=seconds, kernel_env=extra)
+                      env_seconds=seconds, kernel_env=extra, patch=args.patch)
 
 
 if __name__ == "__main__":

@@ -175,11 +175,11 @@ def test_standin_checkpoints_load_under_their_real_ids(small_hub, tmp_path):
     clip, siglip, biomed = out["clip-vit-b32"], out["siglip-b16-384"], out["biomedclip"]
     assert clip["model_id"] == "openai/clip-vit-base-patch32" and clip["tokenizer"] == "CLIPTokenizer"
     assert set(clip["shapes"]) == {"input_ids", "attention_mask"} and clip["shapes"]["input_ids"] == [2, 77]
-    assert clip["image_size"] == [224, 224] and clip["dim"] == 512
+    assert clip["image_size"] == [224, 224] and clip["dim"] == standins.JOINT_DIM
     assert siglip["tokenizer"] == "SiglipTokenizer" and siglip["shapes"] == {"input_ids": [2, 64]}  # max_length
     assert siglip["image_size"] == [384, 384]
     assert biomed["tokenizer"] == "HFTokenizer" and biomed["shapes"] == {"ids": [2, 256]}
-    assert biomed["image_size"] == [224, 224] and biomed["dim"] == 512 and biomed["emb"] == [2, 512]
+    assert biomed["image_size"] == [224, 224] and biomed["dim"] == biomed["emb"][1] == standins.JOINT_DIM
 
 
 _DATA = r"""

@@ -195,7 +195,8 @@ def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fr
 
 
 def run(notebooks: list[Path] | None = None, *, only: list[str] | None = None, fresh_env: bool = True,
-        worktree: bool = False, env_seconds: float | None = None, kernel_env: dict[str, str] | None = None) -> int:
+        worktree: bool = False, env_seconds: float | None = None, kernel_env: dict[str, str] | None = None,
+        patch: Path | None = None) -> int:
     """Execute the published notebooks; prints one line per notebook and a summary; 0 when all passed."""
     notebooks = notebooks or sorted(PUBLISHED.glob("*.ipynb"))
     if only:
@@ -209,7 +210,7 @@ def run(notebooks: list[Path] | None = None, *, only: list[str] | None = None, f
         builds.append(envmod.build())
     resets: list[float] = []
     hub_seconds = build_standins()
-    clone, tag, commit = runtime.make_clone(worktree=worktree)
+    clone, tag, commit = runtime.make_clone(worktree=worktree, patch=patch)
     runtime.write_ipython_startup()
     log(f"install cell source: {runtime.repo_url()}@{tag} -> {clone.relative_to(ROOT)} ({commit[:10]})")
     records = []

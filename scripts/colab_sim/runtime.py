@@ -68,11 +68,13 @@ def gapkit_version() -> str:
     return re.search(r'__version__ = "([^"]+)"', (ROOT / "gapkit" / "__init__.py").read_text()).group(1)
 
 
-def make_clone(worktree: bool = False) -> tuple[Path, str, str]:
+def make_clone(worktree: bool = False, patch: Path | None = None) -> tuple[Path, str, str]:
     """A bare clone of HEAD with the tag ``v<gapkit version>``; returns ``(path, tag, commit)``.
 
     ``worktree=True`` commits the working tree's tracked files on top of HEAD in the clone first
-    (for trying uncommitted changes; CI's fresh clone has none).
+    (for trying uncommitted changes; CI's fresh clone has none); ``patch`` (a ``git diff``) is
+    applied on top in the clone (for trying a fix before making it). The repository itself is
+    never changed.
     """
     if CLONE.exists():
         shutil.rmtree(CLONE)
@@ -81,19 +83,21 @@ def make_clone(worktree: bool = False) -> tuple[Path, str, str]:
     subprocess.run(["git", "clone", "-q", "--bare", "--no-local", str(ROOT), str(CLONE)], **run)
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], **run).stdout.strip()
     commit = head
-    if worktree:
+    if worktree or patch is not None:
         tmp = SIM / "worktree-commit"
         if tmp.exists():
             shutil.rmtree(tmp)
         subprocess.run(["git", "clone", "-q", str(CLONE), str(tmp)], **run)
         files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], **run).stdout.split("\0")
-        for f in filter(None, files):
+        for f in filter(None, files if worktree else []):
             src, dst = ROOT / f, tmp / f
             if src.is_file():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
             elif dst.exists():
                 dst.unlink()
+        if patch is not None:
+            subprocess.run(["git", "-C", str(tmp), "apply", str(Path(patch).resolve())], **run)
         ident = ["-c", "user.name=colab-sim", "-c", "user.email=colab-sim@localhost"]
         subprocess.run(["git", "-C", str(tmp), "add", "-A"], **run)
         subprocess.run(["git", "-C", str(tmp), *ident, "commit", "-q", "--allow-empty", "-m", "working tree"], **run)
@@ -136,6 +140,7 @@ def kernel_env(hub_endpoint: str, cache: Path) -> dict[str, str]:
 
 #: runner variables a Colab kernel has no reason to see (the book runner's and make's choices)
 DROP = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "GAPKIT_PROFILE", "GAPKIT_CACHE",
+        "GAPKIT_DATA", "GAPKIT_DATA_URL",
         "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "HF_HOME", "HF_HUB_CACHE")
 
 

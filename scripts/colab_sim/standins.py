@@ -4,8 +4,8 @@ Written once per build under ``_build/colab-sim/hub/{models,datasets}/<org>/<nam
 repository's own file layout, and served by :mod:`colab_sim.hub`. Each model is a small model of
 the real family that keeps what gapkit's code path depends on: the image size and patch size,
 the context length, the padding, the tokenizer type and its files, the preprocessing config in
-the real repository's format. Widths and depths shrink; the joint dimension stays where it is
-cheap (CLIP and BiomedCLIP keep 512).
+the real repository's format. Widths, depths and the joint dimension (:data:`JOINT_DIM`) shrink,
+and so do the data sets (:data:`HAM_ROWS`, :data:`COCO_ROWS`).
 
 Two parts, run by two interpreters (deterministic, seeded):
 
@@ -39,8 +39,12 @@ MODELS = (CLIP_ID, SIGLIP_ID, MEDSIGLIP_ID, BIOMEDCLIP_ID, PUBMEDBERT_ID)
 DATASETS = (HAM_ID, COCO_ID)
 
 #: rows per split of the dataset copies (the real ones: HAM 9,577/2,492/1,285; COCO 5,000/40,670)
-HAM_ROWS = {"train": 112, "validation": 28, "test": 21}
-COCO_ROWS = {"val": 64, "test": 16}
+HAM_ROWS = {"train": 200, "validation": 28, "test": 21}
+COCO_ROWS = {"val": 48, "test": 16}
+
+#: joint embedding dimension of every stand-in (the real models: 512 or 768). Small, so that the fits
+#: on a few hundred rows behave as on the real data sets' thousands (more rows than dimensions).
+JOINT_DIM = 64
 
 OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -179,7 +183,7 @@ def biomedclip_config() -> dict:
     """BiomedCLIP's open_clip_config.json; the timm tower is ViT-Ti/16 at 224 px instead of ViT-B/16."""
     return {
         "model_cfg": {
-            "embed_dim": 512,
+            "embed_dim": JOINT_DIM,
             "vision_cfg": {"timm_model_name": "vit_tiny_patch16_224", "timm_model_pretrained": False,
                            "timm_pool": "", "timm_proj": "linear", "image_size": 224},
             "text_cfg": {"hf_model_name": PUBMEDBERT_ID, "hf_tokenizer_name": PUBMEDBERT_ID, "hf_proj_type": "mlp",
@@ -260,10 +264,10 @@ def _clip(hub: Path) -> None:
     cfg = CLIPConfig(
         text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                      "num_attention_heads": 2, "max_position_embeddings": 77, "bos_token_id": 0,
-                     "eos_token_id": 2, "pad_token_id": 1, "projection_dim": 512},
+                     "eos_token_id": 2, "pad_token_id": 1, "projection_dim": JOINT_DIM},
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 224, "patch_size": 32, "projection_dim": 512},
-        projection_dim=512,
+                       "image_size": 224, "patch_size": 32, "projection_dim": JOINT_DIM},
+        projection_dim=JOINT_DIM,
     )
     torch.manual_seed(SEED)
     CLIPModel(cfg).save_pretrained(dest)
