@@ -61,6 +61,7 @@ STATIC_DIRS = ["_static"]
 CELL_TIMEOUT_S = 600  # a cell that runs longer fails the build instead of hanging it
 PUBLISHED_NOTEBOOKS = SITE / "_extra" / "notebooks"  # published as notebooks/<chapter>.ipynb beside the HTML
 STUDENT_MARKER = "<!-- gapbook: student-notebooks -->"  # where the course page lists the student notebooks
+SLIDES_MARKER = "<!-- gapbook: slides -->"  # ... and the session slides (scripts/slides.py)
 
 
 def cmd_colab_cell(args: argparse.Namespace) -> int:
@@ -187,6 +188,10 @@ def stage_static(cfg: dict[str, Any]) -> None:
             text = path.read_text()
             if STUDENT_MARKER in text:
                 text = text.replace(STUDENT_MARKER, student_notebook_table(cfg))
+            if SLIDES_MARKER in text:
+                from slides import slide_links
+
+                text = text.replace(SLIDES_MARKER, slide_links())
             atomic_write_text(dest, text)
 
 
@@ -328,7 +333,15 @@ def cmd_html(args: argparse.Namespace) -> int:
     if not (SITE / "_config.yml").exists():
         print("No staged book: run `python scripts/book.py execute` first.", file=sys.stderr)
         return 1
-    stage_static_dirs()
+    stage_static(load_config())  # plain pages too: the course page lists the slides and student notebooks
+    from slides import SlidesError, build_slides
+
+    try:
+        decks = build_slides()
+    except SlidesError as err:
+        print(f"[html] slides: {err}", file=sys.stderr)
+        return 1
+    print(f"[html] wrote {len(decks)} slide decks to {decks[0].parent if decks else '?'}")
     cfg = yaml.safe_load((SITE / "_config.yml").read_text())
     sphinx_cfg = cfg.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_cfg["html_extra_path"] = ["_extra"]

@@ -94,9 +94,14 @@ def make_driver():
     return driver
 
 
+# folders of the site that are not book pages: the session slides are reveal.js apps (their "#/3"
+# links are slide routes, not anchors) with a browser test of their own (tests/test_site.py)
+SKIP_DIRS = {"_static", "_sources", "slides"}
+
+
 def pages(html_dir: Path) -> list[Path]:
-    return sorted(p for p in html_dir.rglob("*.html") if p.name not in SKIP_PAGES and "_static" not in p.parts
-                  and "_sources" not in p.parts)
+    return sorted(p for p in html_dir.rglob("*.html")
+                  if p.name not in SKIP_PAGES and not SKIP_DIRS & set(p.relative_to(html_dir).parts))
 
 
 def _ids_in(file: Path, cache: dict[Path, set[str]]) -> set[str]:

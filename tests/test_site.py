@@ -123,3 +123,45 @@ def test_figures_are_readable_at_the_page_width(driver):
                 bad.append(f"{page.name}: a figure {natural} px wide is shown at {shown} px "
                            f"(smallest font ≈ {font_px:.1f} px)")
     assert not bad, "\n".join(bad)
+
+
+@needs_browser
+def test_every_session_has_slides_that_run_offline(driver):
+    """slides/session-N.html for every session of the course page: reveal.js starts from the local
+    copy, every figure loads, the math is typeset by the book's own MathJax."""
+    import time
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import slides
+
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    sessions = slides.sessions()
+    assert len(sessions) >= 3
+    shots = SITE.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    course = (SITE / "chapters" / "course.html").read_text()
+    for s in sessions:
+        deck = SITE / "slides" / f"session-{s.number}.html"
+        assert deck.exists(), f"no slides for session {s.number}"
+        assert f"../slides/session-{s.number}.html" in course, f"the course page does not link session {s.number}"
+        driver.get(deck.resolve().as_uri())
+        deadline = time.time() + 30
+        while time.time() < deadline and not driver.execute_script(
+                "return typeof Reveal !== 'undefined' && Reveal.isReady()"):
+            time.sleep(0.2)
+        assert driver.execute_script("return Reveal.isReady()"), f"session {s.number}: reveal.js did not start"
+        total = driver.execute_script("return Reveal.getTotalSlides()")
+        assert total >= 5 * len(s.chapters), f"session {s.number}: only {total} slides"
+        broken = driver.execute_script(
+            "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+        assert broken == 0, f"session {s.number}: {broken} figures did not load"
+        n_figures = driver.execute_script("return document.querySelectorAll('img.figure').length")
+        assert n_figures >= len(s.chapters), f"session {s.number}: {n_figures} figures"
+        if "\\(" in deck.read_text():
+            while time.time() < deadline and not driver.execute_script(
+                    "return document.querySelectorAll('mjx-container').length"):
+                time.sleep(0.2)
+            assert driver.execute_script("return document.querySelectorAll('mjx-container').length"), \
+                f"session {s.number}: math was not typeset (MathJax missing?)"
+        driver.save_screenshot(str(shots / f"slides-session-{s.number}.png"))
