@@ -4,11 +4,24 @@ Usage::
 
     python benchmarks/bench_geometry.py                 # n = 1,000,000 pairs, d = 512, float32
     python benchmarks/bench_geometry.py --n 200000 --d 256
+    python benchmarks/bench_geometry.py --n 2000 20000 250000 1000000 --single-pass   # issue 17's table
 
 Two synthetic float32 matrices (image, text; about 2 GB each at full size) with a
-cone and a gap are generated in chunks, then each metric runs once. Columns:
+cone and a gap are generated in chunks (once, for the largest ``n``; smaller ``n``
+use their first rows), then each metric runs. Columns:
 
-- ``seconds``: wall time of one call (tracemalloc is active, which adds a little).
+- ``seconds``: the fastest of several untimed-allocation calls (at least 3, more for
+  small n, up to about 1 s of calls); a call over 2 s runs once, under tracemalloc
+  (marked ``*``).
+- ``x floor``: seconds over the memory-bandwidth floor measured in the same run: a
+  bare ``x.sum(0)`` over the same input arrays (both for image-text metrics, the
+  image for single-modality ones), fastest of several. Goals (issue 17): the
+  single-pass metrics at most 3x, ``centroid_gap`` at most 2x at n = 1,000,000 and
+  never slower than the peers' version at any n.
+- ``peer: ...`` rows: the peers' own code on the same arrays, here Schrodi et al.'s
+  float32 torch centroid gap (``F.normalize`` each modality, then the norm of the
+  difference of the means), with torch's default threads; the notes give
+  gapkit's time over the peer's.
 - ``tracemalloc peak MiB``: peak of numpy/Python allocations during the call,
   above what was allocated before it (the inputs are not counted). This is the
   "extra memory" figure.
@@ -78,6 +91,27 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def best_of(fn, *args, min_calls: int = 3, max_calls: int = 200, budget_s: float = 1.0) -> float:
+    """Fastest wall time of ``fn(*args)`` over at least ``min_calls`` calls (more while under ``budget_s``)."""
+    times: list[float] = []
+    t_start = time.perf_counter()
+    while len(times) < min_calls or (len(times) < max_calls and time.perf_counter() - t_start < budget_s):
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def peer_centroid_gap(image: np.ndarray, text: np.ndarray) -> float:
+    """Schrodi et al.'s centroid gap as their code computes it: float32 torch, F.normalize, norm of the mean gap."""
+    import torch
+    import torch.nn.functional as F
+
+    v = F.normalize(torch.from_numpy(image), dim=-1)
+    t = F.normalize(torch.from_numpy(text), dim=-1)
+    return float((v.mean(dim=0) - t.mean(dim=0)).norm())
+
+
 def measure(fn, *args, **kwargs):
     gc.collect()
     base_traced = tracemalloc.get_traced_memory()[0]
@@ -95,17 +129,50 @@ def measure(fn, *args, **kwargs):
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1_000_000, help="pairs (rows per modality)")
+    ap.add_argument("--n", type=int, nargs="+", default=[1_000_000], help="pairs (rows per modality); several "
+                    "values give one table each, from one data set")
     ap.add_argument("--d", type=int, default=512, help="embedding dimension")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--single-pass", action="store_true", help="only the O(n d) single-pass metrics, their floors "
+                    "and the peers' centroid gap (issue 17's table)")
     args = ap.parse_args(argv)
-    n, d = args.n, args.d
+    d = args.d
 
     t0 = time.perf_counter()
-    image, text = make_data(n, d, args.seed)
-    print(f"# data: image and text float32 ({n:,} x {d}), {image.nbytes / MiB:,.0f} MiB each, "
-          f"generated in {time.perf_counter() - t0:.1f} s; numpy {np.__version__}, {os.cpu_count()} CPU(s)")
+    image_all, text_all = make_data(max(args.n), d, args.seed)
+    print(f"# data: image and text float32 ({max(args.n):,} x {d}), {image_all.nbytes / MiB:,.0f} MiB each, "
+          f"generated in {time.perf_counter() - t0:.1f} s; numpy {np.__version__}, {os.cpu_count()} CPU(s); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    summary = []
+    for n in args.n:
+        summary.append(run(image_all[:n], text_all[:n], args.single_pass))
+    print("\n# goals (issue 17): x floor of the bare x.sum(0) over the same arrays, measured in the same run")
+    for n, ratios, peer in summary:
+        cg = ratios.get("centroid_gap", float("nan"))
+        others = {k: v for k, v in ratios.items() if k != "centroid_gap"}
+        worst = max(others, key=others.get) if others else None
+        line = f"#   n = {n:>9,}: centroid_gap {cg:.2f}x floor"
+        if peer is not None:
+            line += f", {peer:.2f}x the peer's time ({'faster' if peer <= 1 else 'SLOWER'})"
+        if worst is not None:
+            line += f"; other single-pass metrics at most {others[worst]:.2f}x ({worst})"
+        print(line)
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}")
 
+
+#: the O(n d) single-pass metrics (issue 17), with their inputs: "pair" (image, text) or "one" (image)
+SINGLE_PASS = {
+    "centroid_gap": "pair", "paired_distance": "pair", "paired_cosine": "pair", "relative_modality_gap": "pair",
+    "alignment": "pair", "mean_resultant_length": "one", "mean_pairwise_cosine": "one",
+}
+
+
+def run(image: np.ndarray, text: np.ndarray, single_pass: bool) -> tuple[int, dict[str, float], float | None]:
+    """One table for one n: every metric (or the single-pass ones), its floor ratio; returns the goal figures."""
+    n, d = image.shape
+    floors = {"pair": best_of(lambda: (image.sum(0), text.sum(0))), "one": best_of(lambda: image.sum(0))}
+    print(f"\n## n = {n:,}, d = {d}: floor x.sum(0) = {floors['pair'] * 1e3:.2f} ms for image + text "
+          f"({2 * image.nbytes / floors['pair'] / 1e9:.1f} GB/s), {floors['one'] * 1e3:.2f} ms for image")
     labels = np.arange(n) % 10  # joint clustering needs semantic labels; these are arbitrary (speed only)
     m_uni = min(n, g.UNIFORMITY_MAX_SAMPLES)
     m_sep = min(n, g.SEPARABILITY_MAX_PAIRS)
@@ -138,19 +205,43 @@ def main(argv: list[str] | None = None) -> None:
          f"V-measure shown; k-means (k = 10) on a subsample of {min(n, D.CLUSTERING_MAX_PAIRS):,} pairs"),
     ]
 
+    try:
+        import torch  # noqa: F401
+
+        cases.insert(1, ("peer: Schrodi centroid gap", peer_centroid_gap, (image, text), "float32 torch"))
+    except ImportError:
+        pass
+    if single_pass:
+        cases = [c for c in cases if c[0] in SINGLE_PASS or c[0].startswith("peer:")]
+
     tracemalloc.start()
-    header = f"| {'metric':<24} | {'n':>9} | {'d':>4} | {'seconds':>7} | {'tracemalloc peak MiB':>20} " \
+    header = f"| {'metric':<27} | {'n':>9} | {'d':>4} | {'seconds':>8} | {'x floor':>7} | {'tracemalloc peak MiB':>20} " \
              f"| {'max RSS growth MiB':>18} | {'value':>10} | notes"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:]))
+    ratios: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     for name, fn, fargs, note in cases:
-        value, secs, traced, growth = measure(fn, *fargs)
+        value, secs, traced, growth = measure(fn, *fargs)  # the first call: memory (and time, if slow)
+        mark = "*"
+        if secs < 2.0:
+            tracemalloc.stop()
+            secs, mark = best_of(fn, *fargs), ""
+            tracemalloc.start()
+        floor = floors["pair" if len(fargs) == 2 else "one"]
+        seconds[name] = secs
+        if name in SINGLE_PASS:
+            ratios[name] = secs / floor
+        if name == "centroid_gap" and "peer: Schrodi centroid gap" in seconds:
+            note = f"{secs / seconds['peer: Schrodi centroid gap']:.2f}x the peer's time"
         growth_s = "n/a" if np.isnan(growth) else f"{growth:,.0f}"
-        print(f"| {name:<24} | {n:>9,} | {d:>4} | {secs:>7.2f} | {traced:>20,.0f} | {growth_s:>18} "
-              f"| {value:>10.4f} | {note}", flush=True)
+        print(f"| {name:<27} | {n:>9,} | {d:>4} | {secs:>7.4f}{mark:1} | {secs / floor:>7.2f} | {traced:>20,.0f} "
+              f"| {growth_s:>18} | {value:>10.4f} | {note}", flush=True)
     tracemalloc.stop()
     print(f"# input per array {image.nbytes / MiB:,.0f} MiB; 'peak' columns are extra memory during one call "
           "(input validation by gapkit._validation.as_matrix included)")
+    peer = seconds.get("peer: Schrodi centroid gap")
+    return n, ratios, None if peer is None or "centroid_gap" not in seconds else seconds["centroid_gap"] / peer
 
 
 if __name__ == "__main__":

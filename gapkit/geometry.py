@@ -44,6 +44,7 @@ nothing forms an ``n × n`` matrix:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -126,6 +127,30 @@ def _fused_slices(n: int, d: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
+_BLAS_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """Context: numpy's BLAS on one thread, for the matrix-vector products of the fused passes.
+
+    Each ``w @ block`` reads a block that is already in cache, which one core does at memory speed;
+    OpenBLAS would split it over threads and, on a shared machine, wait for them (measured: 1.7x
+    slower than one thread). Through threadpoolctl (a scikit-learn dependency; without it, a no-op);
+    the caller's setting is restored on exit.
+    """
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS_CONTROLLER = False
+    if _BLAS_CONTROLLER is False:
+        return contextlib.nullcontext()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def _work(block: np.ndarray) -> np.ndarray:
     """A block in the precision of the fused passes: float32 and float64 as they are, float16 as float32."""
     if block.dtype not in (np.float32, np.float64):
@@ -162,12 +187,13 @@ def _unit_sum(x: np.ndarray, revalidate: Any = None) -> np.ndarray:
         revalidate = lambda: as_matrix(x)  # noqa: E731
     n, d = x.shape
     total = np.zeros(d, dtype=np.float64)
-    for sl in _fused_slices(n, d):
-        blk = _work(x[sl])
-        w, rare = unit_scales(blk)
-        total += np.einsum("i,ij->j", w, blk)
-        if rare is not None:
-            total += _rare_units(blk, rare, revalidate).sum(axis=0)
+    with _one_blas_thread():
+        for sl in _fused_slices(n, d):
+            blk = _work(x[sl])
+            w, rare = unit_scales(blk)
+            if rare is not None:  # first: an invalid row raises before it reaches the product
+                total += _rare_units(blk, rare, revalidate).sum(axis=0)
+            total += w @ blk
     return total
 
 
@@ -214,52 +240,61 @@ def _pair_pass(img: np.ndarray, txt: np.ndarray, weights: np.ndarray | None = No
     def revalidate() -> None:
         as_paired(img, txt)
 
-    for sl in _fused_slices(n, d):
-        v, t = _work(img[sl]), _work(txt[sl])
-        wv, rv = unit_scales(v)
-        wt, rt = unit_scales(t)
-        uv = None if rv is None else _rare_units(v, rv, revalidate)
-        ut = None if rt is None else _rare_units(t, rt, revalidate)
-        if sums or weights is not None:
-            out.sum_image += np.einsum("i,ij->j", wv, v)
-            out.sum_text += np.einsum("i,ij->j", wt, t)
-            if uv is not None:
-                out.sum_image += uv.sum(axis=0)
-            if ut is not None:
-                out.sum_text += ut.sum(axis=0)
-        both = None
-        if uv is not None or ut is not None:  # pairs with a rare row: their cosine and distance in float64 below
-            both = np.union1d(np.asarray([] if rv is None else rv, dtype=np.intp),
-                              np.asarray([] if rt is None else rt, dtype=np.intp))
-        if need_cos:
-            c = np.einsum("ij,ij->i", v, t)
-            if both is not None:
-                c[both] = 0.0  # (may be inf or NaN; the scale is 0)
-            c *= wv
-            c *= wt
-            cos_blk = c.astype(np.float64)
-            if dist:
-                d2 = 2.0 - 2.0 * cos_blk
-                close = np.flatnonzero(c > _DIRECT_DISTANCE_COS)
-                if close.size:
-                    diff = v[close] * wv[close, None]
-                    diff -= t[close] * wt[close, None]
-                    d2[close] = np.einsum("ij,ij->i", diff, diff)
-            if both is not None:
-                pv = _units64(v[both], wv[both], *_rare_in(both, rv, uv))
-                pt = _units64(t[both], wt[both], *_rare_in(both, rt, ut))
-                cos_blk[both] = np.einsum("ij,ij->i", pv, pt)
-                if dist:
-                    pv -= pt
-                    d2[both] = np.einsum("ij,ij->i", pv, pv)
-            out.cos[sl] = cos_blk
-            if dist:
-                out.dist[sl] = np.sqrt(np.maximum(d2, 0.0))
-        if weights is not None:
-            wb = weights[:, sl].astype(np.float64)
-            out.boot_image += wb @ _units64(v, wv, rv, uv)
-            out.boot_text += wb @ _units64(t, wt, rt, ut)
+    with contextlib.nullcontext() if weights is not None else _one_blas_thread():  # (bootstrap GEMMs: all threads)
+        for sl in _fused_slices(n, d):
+            _pair_block(out, img[sl], txt[sl], sl, None if weights is None else weights[:, sl], sums, dist,
+                        revalidate)
     return out
+
+
+def _pair_block(out: _PairPass, img_blk: np.ndarray, txt_blk: np.ndarray, sl: slice, weights: np.ndarray | None,
+                sums: bool, dist: bool, revalidate: Any) -> None:
+    """The body of :func:`_pair_pass` for one block of rows ``sl``."""
+    need_cos = out.cos is not None
+    v, t = _work(img_blk), _work(txt_blk)
+    wv, rv = unit_scales(v)
+    wt, rt = unit_scales(t)
+    uv = None if rv is None else _rare_units(v, rv, revalidate)
+    ut = None if rt is None else _rare_units(t, rt, revalidate)
+    if sums or weights is not None:
+        out.sum_image += wv @ v
+        out.sum_text += wt @ t
+        if uv is not None:
+            out.sum_image += uv.sum(axis=0)
+        if ut is not None:
+            out.sum_text += ut.sum(axis=0)
+    both = None
+    if uv is not None or ut is not None:  # pairs with a rare row: their cosine and distance in float64 below
+        both = np.union1d(np.asarray([] if rv is None else rv, dtype=np.intp),
+                          np.asarray([] if rt is None else rt, dtype=np.intp))
+    if need_cos:
+        c = np.einsum("ij,ij->i", v, t)
+        if both is not None:
+            c[both] = 0.0  # (may be inf or NaN; the scale is 0)
+        c *= wv
+        c *= wt
+        cos_blk = c.astype(np.float64)
+        if dist:
+            d2 = 2.0 - 2.0 * cos_blk
+            close = np.flatnonzero(c > _DIRECT_DISTANCE_COS)
+            if close.size:
+                diff = v[close] * wv[close, None]
+                diff -= t[close] * wt[close, None]
+                d2[close] = np.einsum("ij,ij->i", diff, diff)
+        if both is not None:
+            pv = _units64(v[both], wv[both], *_rare_in(both, rv, uv))
+            pt = _units64(t[both], wt[both], *_rare_in(both, rt, ut))
+            cos_blk[both] = np.einsum("ij,ij->i", pv, pt)
+            if dist:
+                pv -= pt
+                d2[both] = np.einsum("ij,ij->i", pv, pv)
+        out.cos[sl] = cos_blk
+        if dist:
+            out.dist[sl] = np.sqrt(np.maximum(d2, 0.0))
+    if weights is not None:
+        wb = weights.astype(np.float64)
+        out.boot_image += wb @ _units64(v, wv, rv, uv)
+        out.boot_text += wb @ _units64(t, wt, rt, ut)
 
 
 def _rare_in(rows: np.ndarray, rare: np.ndarray | None, units: np.ndarray | None) -> tuple[Any, Any]:
