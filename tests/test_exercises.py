@@ -75,8 +75,8 @@ def _learn_tau():
     given = {"model": model, "images": images, "texts": texts}
     wrong = {"gap off": {**right, "gap": right["gap"] + 0.01}, "tau is the start": {**right, "tau": 0.07},
              "a key missing": {"tau": right["tau"]}, "nan": {**right, "gap": float("nan")}}
-    return given, right, wrong, {"fixed temperature": _FakeMiniClip(learnable=False),
-                                 "started elsewhere": _FakeMiniClip(start=0.01)}
+    return given, right, wrong, {"fixed temperature": ({"model": _FakeMiniClip(learnable=False)}, "temperature"),
+                                 "started elsewhere": ({"model": _FakeMiniClip(start=0.01)}, "temperature")}
 
 
 def _cone_linear():
@@ -108,8 +108,52 @@ def _cone_width():
     return {"n_inputs": 6}, right, wrong
 
 
+def _rmg_closed_form():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 64))
+    cases = {"identical": (x, x), "independent": (x, rng.normal(size=(400, 64)))}
+    rows = {}
+    for name, (v, t) in cases.items():
+        c, cv, ct = geometry.paired_cosine(v, t), geometry.mean_pairwise_cosine(v), geometry.mean_pairwise_cosine(t)
+        m, a, b = (1 - c) / 2, (1 - cv) / 2, (1 - ct) / 2
+        rows[name] = {"reference": m / (m + (a + b) / 2), "no_average": m / (m + a + b),
+                      "similarities": m / (m + (cv + ct) / 2)}
+    right = pd.DataFrame(rows).T
+    assert abs(right.loc["independent", "reference"] - 0.5) < 0.02  # the closed form
+    swapped = right.rename(columns={"reference": "no_average", "no_average": "reference"})
+    wrong = {"forms swapped": swapped, "closed forms instead": right * 0 + [0.5, 1 / 3, 1.0],
+             "a case missing": right.drop(index="identical"), "a form missing": right.drop(columns="similarities")}
+    shifted = (x + 1.0, rng.normal(size=(400, 64)) + 1.0)
+    bad = {"identical is not": ({"cases": {**cases, "identical": (x, x + 0.1)}}, "identical"),
+           "independent not isotropic": ({"cases": {**cases, "independent": shifted}}, "isotropic"),
+           "independent is identical": ({"cases": {**cases, "independent": (x, x)}}, "drawn separately")}
+    return {"cases": cases}, right, wrong, bad
+
+
+def _ci_width():
+    n = np.array([16, 40, 100, 250, 640])
+    noise = np.array([0.8, 0.9, 1.2, 1.0, 1.3])  # widths fall a little slower than 1/√n
+    widths = pd.DataFrame({("centroid_gap", "image-text"): 0.2 / np.sqrt(n) * noise,
+                           ("relative_modality_gap", "image-text"): 0.5 / np.sqrt(n) * noise[::-1],
+                           ("centroid_gap", "image"): 1 / np.sqrt(n)}, index=pd.Index(n, name="n"))
+    right = {}
+    for metric in ("centroid_gap", "relative_modality_gap"):
+        w = widths[metric, "image-text"]
+        c = np.exp(np.mean(np.log(w.to_numpy()) + 0.5 * np.log(w.index.to_numpy())))
+        right[metric] = (c / 0.01) ** 2
+    slope, icpt = np.polyfit(np.log(n), np.log(widths["centroid_gap", "image-text"]), 1)  # a free exponent
+    wrong = {"free exponent": {**right, "centroid_gap": float(np.exp((np.log(0.01) - icpt) / slope))},
+             "the constant, not n": {k: np.sqrt(v) * 0.01 for k, v in right.items()},
+             "half width 0.01": {k: v / 4 for k, v in right.items()},
+             "metrics swapped": dict(zip(right, list(right.values())[::-1])), "a metric missing": {"centroid_gap": 400}}
+    plain = {m: (np.sum(widths[m, "image-text"] / np.sqrt(n)) / np.sum(1 / n) / 0.01) ** 2 for m in right}
+    check("ex-ci-width", plain, widths=widths)  # the least-squares fit on the widths themselves is right too
+    return {"widths": widths}, right, wrong
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
-         "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width}
+         "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
+         "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width}
 
 
 def test_every_check_has_cases():
@@ -118,16 +162,22 @@ def test_every_check_has_cases():
 
 @pytest.mark.parametrize("label", sorted(CASES))
 def test_right_answer_passes_and_wrong_answers_fail(label, capsys):
-    given, right, wrong, *bad_models = CASES[label]()
+    given, right, wrong, *bad_inputs = CASES[label]()
+    capsys.readouterr()
     check(label, right, **given)
     assert capsys.readouterr().out.strip() == f"{label}: right."
     for why, answer in wrong.items():
-        with pytest.raises(ExerciseCheckError, match=f"{label}: not yet right") as err:
+        try:
             check(label, answer, **given)
-        assert "  - " in str(err.value), why
-    for why, model in (bad_models[0].items() if bad_models else []):
-        with pytest.raises(ExerciseCheckError, match="temperature"):
-            check(label, right, **{**given, "model": model})
+        except ExerciseCheckError as err:
+            msg = str(err)
+        else:
+            pytest.fail(f"{label}: the wrong answer {why!r} passes")
+        assert msg.startswith(f"{label}: not yet right") and "  - " in msg, why
+    # the right numbers computed on the wrong inputs (a model trained otherwise, cases built otherwise)
+    for why, (override, match) in (bad_inputs[0].items() if bad_inputs else []):
+        with pytest.raises(ExerciseCheckError, match=match):
+            check(label, right, **{**given, **override})
 
 
 def test_a_wrong_value_is_described_not_revealed():
@@ -142,4 +192,5 @@ def test_a_wrong_value_is_described_not_revealed():
 def test_unknown_label():
     with pytest.raises(KeyError, match="no check for exercise 'ex-nope'"):
         check("ex-nope", 1)
+
 

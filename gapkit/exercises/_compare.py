@@ -7,20 +7,26 @@ from typing import Any, Mapping
 import numpy as np
 
 
-def number(name: str, got: Any, want: float, tol: float) -> list[str]:
-    """Problems with a scalar answer ``got`` for the quantity ``name`` (expected ``want`` ± ``tol``)."""
+def number(name: str, got: Any, want: float, tol: float = 0.0, *, rtol: float | None = None) -> list[str]:
+    """Problems with a scalar answer ``got`` for the quantity ``name`` (expected ``want`` ± ``tol``).
+
+    With ``rtol`` the tolerance is ``rtol · |want|`` and the message names it as a percentage (an absolute
+    figure would give the expected value away)."""
     try:
         value = float(got)
     except (TypeError, ValueError):
         return [f"{name} should be a number, got {type(got).__name__}"]
     if not np.isfinite(value):
         return [f"{name} is {value}: it should be a finite number"]
+    if rtol is not None:
+        tol = rtol * abs(want)
     if abs(value - want) <= tol:
         return []
     if want != 0 and np.sign(value) == -np.sign(want):
         return [f"{name} has the wrong sign"]
     side = "too large" if value > want else "too small"
-    return [f"{name} = {value:.4g} is {side} (off by more than the tolerance {tol:g})"]
+    bound = f"{rtol:.0%}" if rtol is not None else f"the tolerance {tol:g}"
+    return [f"{name} = {value:.4g} is {side} (off by more than {bound})"]
 
 
 def array(name: str, got: Any, want: np.ndarray, atol: float) -> list[str]:
