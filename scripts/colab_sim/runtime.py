@@ -8,7 +8,8 @@
   (given to the kernel as ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_0``/``GIT_CONFIG_VALUE_0``: the
   real git configuration is never touched);
 - a kernel spec for the environment's python with all of that in its environment, plus
-  ``HF_ENDPOINT`` pointing at the loopback Hub stand-in.
+  ``HF_ENDPOINT`` pointing at the loopback Hub stand-in and ``GAPKIT_SCALE`` (:data:`SIM_SCALE`),
+  the one deliberate difference from a student's runtime: CPU time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ IPYTHONDIR = SIM / "ipython"
 KERNELS = SIM / "jupyter"
 KERNEL_NAME = "colab-sim"
 COLAB_RELEASE_TAG = "release-colab-sim"
+
+#: Sizes of the full profile in the simulation: CPU-only, so the chapters' ``profile.n(...)`` sizes
+#: are scaled as in the CI profile. Read by ``gapkit.profile.resolve_profile`` where it supports
+#: ``GAPKIT_SCALE`` (the chapters' code path is the same at any scale; a Colab student sets none).
+SIM_SCALE = "0.25"
 
 GOOGLE_COLAB_INIT = '''"""Stand-in for Colab's google.colab package (gapbook's Colab simulation).
 
@@ -131,6 +137,7 @@ def kernel_env(hub_endpoint: str, cache: Path) -> dict[str, str]:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_XET": "1",
         "GAPKIT_CACHE": str(cache / "gapkit"),
+        "GAPKIT_SCALE": SIM_SCALE,
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_NO_INPUT": "1",
