@@ -151,9 +151,69 @@ def _ci_width():
     return {"widths": widths}, right, wrong
 
 
+def _zero_shot_task(seed=0, n_train=120, n_test=60, d=16, k=3):
+    """Two cones with class structure: training and test pairs, k class prompts, test labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d))
+
+    def pairs(n):
+        y = rng.integers(0, k, size=n)
+        v = centres[y] + rng.normal(size=(n, d)) + 3.0 * np.eye(d)[0]
+        t = centres[y] + rng.normal(size=(n, d)) + 3.0 * np.eye(d)[1]
+        return v, t, y
+
+    v_tr, t_tr, _ = pairs(n_train)
+    v_te, t_te, y_te = pairs(n_test)
+    prompts = centres + 3.0 * np.eye(d)[1]
+    return {"train": (v_tr, t_tr), "test": (v_te, t_te), "prompts": prompts, "labels": y_te}
+
+
+def _measured(shift, given):
+    from gapkit.robustness import zero_shot_accuracy
+
+    v, t = shift.transform(*given["test"])
+    return {"gap": geometry.centroid_gap(v, t), "R_image": geometry.mean_resultant_length(v),
+            "R_text": geometry.mean_resultant_length(t),
+            "accuracy": zero_shot_accuracy(v, shift.transform_text(given["prompts"]), given["labels"])}
+
+
+def _lambda_transductive():
+    from gapkit.shift import LambdaShift
+
+    given = _zero_shot_task()
+    both = tuple(np.vstack([a, b]) for a, b in zip(given["train"], given["test"]))
+    right = pd.DataFrame({"inductive": _measured(LambdaShift(1.0).fit(*given["train"]), given),
+                          "transductive": _measured(LambdaShift(1.0).fit(*both), given)}).T[["gap", "accuracy"]]
+    assert abs(right.gap.iloc[0] - right.gap.iloc[1]) > 1e-4  # the rows can be told apart
+    unshifted = right.copy()
+    unshifted["gap"] = geometry.centroid_gap(*given["test"])
+    one_more = right.copy()
+    one_more.loc["transductive", "accuracy"] += 1 / len(given["labels"])
+    wrong = {"rows swapped": right.iloc[::-1].set_axis(right.index), "gap before the shift": unshifted,
+             "one image more right": one_more, "no accuracy": right.drop(columns="accuracy"),
+             "a dict of numbers": {"inductive": 0.1, "transductive": 0.1}}
+    return given, right, wrong
+
+
+def _lambda_centering():
+    from gapkit.shift import LambdaShift, MeanCentering
+
+    given = _zero_shot_task(1)
+    right = pd.DataFrame({"lambda_shift": _measured(LambdaShift(1.0).fit(*given["train"]), given),
+                          "mean_centering": _measured(MeanCentering().fit(*given["train"]), given)}).T
+    test_fit = pd.DataFrame({"lambda_shift": right.loc["lambda_shift"],
+                             "mean_centering": _measured(MeanCentering().fit(*given["test"]), given)}).T
+    raw = right.copy()
+    raw.loc["mean_centering", ["R_image", "R_text"]] = [geometry.mean_resultant_length(a) for a in given["test"]]
+    wrong = {"centred on the test means": test_fit, "R before centring": raw,
+             "rows renamed": right.rename(index={"mean_centering": "centering"}), "no R_text": right.drop(columns="R_text")}
+    return given, right, wrong
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
          "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
-         "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width}
+         "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width,
+         "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering}
 
 
 def test_every_check_has_cases():
