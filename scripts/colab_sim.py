@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("run", "all"):
         p = sub.add_parser(name)
         p.add_argument("--only", nargs="*")
+        p.add_argument("--notebooks", type=Path, help="folder of published notebooks (default: _build/site/_extra/notebooks)")
         p.add_argument("--shared-runtime", action="store_true")
         p.add_argument("--worktree", action="store_true")
         p.add_argument("--patch", type=Path, help="a git diff applied to the clone the install cell installs from")
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     seconds = env.build()  # every run starts from a fresh runtime
     extra = dict(kv.split("=", 1) for kv in args.kernel_env)
-    return runner.run(only=args.only, fresh_env=not args.shared_runtime, worktree=args.worktree,
+    notebooks = sorted(args.notebooks.glob("*.ipynb")) if args.notebooks else None
+    return runner.run(notebooks, only=args.only, fresh_env=not args.shared_runtime, worktree=args.worktree,
                       env_seconds=seconds, kernel_env=extra, patch=args.patch)
 
 
