@@ -210,10 +210,87 @@ def _lambda_centering():
     return given, right, wrong
 
 
+class _FakeSweep:
+    """What ex-sup-transductive reads from a SweepResult: its settings and its mean AUC per λ."""
+
+    def __init__(self, auc, transductive, lams=(0.0, 0.5, 1.0), seeds=(42, 43), head="linear"):
+        self.lams, self.seeds, self.head, self.transductive = np.asarray(lams), tuple(seeds), head, transductive
+        self._auc = pd.Series(auc, index=pd.Index(self.lams, name="lam"))
+
+    def summary(self, metrics=None):
+        return pd.DataFrame({("auc", "mean"): self._auc, ("auc", "std"): self._auc * 0 + 0.01})
+
+
+def _sup_data(seed=0, n=160, d=8):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    v = rng.normal(size=(n, d)) + 2.0 * np.eye(d)[0] + 0.7 * np.eye(d)[y + 2]
+    t = rng.normal(size=(n, d)) + 2.0 * np.eye(d)[1] + 0.7 * np.eye(d)[y + 2]
+    return v, t, y
+
+
+def _sup_transductive():
+    from gapkit._validation import l2_normalize
+    from gapkit.train import split_indices
+
+    v, t, y = _sup_data()
+    train_only, trans = _FakeSweep([0.70, 0.72, 0.73], False), _FakeSweep([0.70, 0.721, 0.729], True)
+    diff = l2_normalize(v, dtype=np.float64) - l2_normalize(t, dtype=np.float64)
+    d_tr, d_all = diff[split_indices(y, 0.2, 42)[0]].mean(0), diff.mean(0)
+    angle = np.degrees(np.arccos(d_tr @ d_all / np.linalg.norm(d_tr) / np.linalg.norm(d_all)))
+    auc = pd.DataFrame({"train_only": train_only._auc, "transductive": trans._auc})
+    right = {"auc": auc, "angle": angle}
+    d_43 = diff[split_indices(y, 0.2, 43)[0]].mean(0)
+    wrong = {"columns swapped": {**right, "auc": auc.rename(columns={"train_only": "transductive",
+                                                                      "transductive": "train_only"})},
+             "radians": {**right, "angle": np.radians(angle)},
+             "seed 43": {**right, "angle": np.degrees(np.arccos(d_43 @ d_all / np.linalg.norm(d_43) / np.linalg.norm(d_all)))},
+             "a λ missing": {**right, "auc": auc.iloc[:2]}, "no angle": {"auc": auc}}
+    given = {"image": v, "text": t, "labels": y, "train_only": train_only, "transductive": trans}
+    bad = {"not transductive": ({"transductive": _FakeSweep([0.7, 0.72, 0.73], False)}, "transductive=True"),
+           "other grid": ({"transductive": _FakeSweep([0.7, 0.72], True, lams=(0.0, 1.0))}, "λ grid")}
+    return given, right, wrong, bad
+
+
+def _sup_penalty():
+    from sklearn.linear_model import LogisticRegression
+
+    from gapkit.shift import LambdaShift
+    from gapkit.train import evaluate_predictions, split_indices
+
+    v, t, y = _sup_data(1)
+    seeds = (42, 43)
+    effect = {}
+    for C in (0.01, 0.1, 1.0, 10.0, 100.0):
+        auc = {}
+        for lam in (0.0, 1.0):
+            values = []
+            for seed in seeds:
+                tr, te = split_indices(y, 0.2, seed)
+                shift = LambdaShift(lam=lam).fit(v[tr], t[tr])
+                (v_tr, t_tr), (v_te, t_te) = shift.transform(v[tr], t[tr]), shift.transform(v[te], t[te])
+                clf = LogisticRegression(C=C, max_iter=5000).fit(np.hstack([t_tr, v_tr]), y[tr])
+                values.append(evaluate_predictions(y[te], clf.predict_proba(np.hstack([t_te, v_te])), "multiclass")["auc"])
+            auc[lam] = np.mean(values)
+        effect[C] = auc[1.0] - auc[0.0]
+    tr, _ = split_indices(y, 0.2, seeds[0])
+    v_raw, t_raw = LambdaShift(lam=1.0, renormalize=False).fit(v[tr], t[tr]).transform(v[tr], t[tr])
+    right = {"effect": pd.Series(effect), "factor_image": np.mean(1 / np.linalg.norm(v_raw, axis=1)),
+             "factor_text": np.mean(1 / np.linalg.norm(t_raw, axis=1))}
+    assert abs(right["factor_image"] - 1) > 0.05  # the shift does shorten the rows
+    wrong = {"effect reversed": {**right, "effect": -right["effect"] + 0.01},
+             "the norm, not the factor": {**right, "factor_image": np.mean(np.linalg.norm(v_raw, axis=1))},
+             "a C missing": {**right, "effect": right["effect"].drop(index=100.0)},
+             "factors swapped": {**right, "factor_image": right["factor_text"], "factor_text": right["factor_image"]},
+             "no factors": {"effect": right["effect"]}}
+    return {"image": v, "text": t, "labels": y, "seeds": seeds}, right, wrong
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
          "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
          "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width,
-         "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering}
+         "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering,
+         "ex-sup-transductive": _sup_transductive, "ex-sup-penalty": _sup_penalty}
 
 
 def test_every_check_has_cases():
