@@ -286,11 +286,65 @@ def _sup_penalty():
     return {"image": v, "text": t, "labels": y, "seeds": seeds}, right, wrong
 
 
+def _texts_in_a_subspace(given, k=8):
+    """The task of _zero_shot_task with every text (captions and prompts) in the first k coordinates."""
+    cut = lambda x: np.hstack([x[:, :k], np.zeros((len(x), x.shape[1] - k))])  # noqa: E731
+    return {**given, "train": (given["train"][0], cut(given["train"][1])),
+            "test": (given["test"][0], cut(given["test"][1])), "prompts": cut(given["prompts"])}
+
+
+def _robust_equivalence():
+    from gapkit._validation import l2_normalize
+    from gapkit.robustness import flip_rate
+    from gapkit.shift import OrthogonalShift
+
+    task = _texts_in_a_subspace(_zero_shot_task(2))
+    ortho = OrthogonalShift(1.0, moving="image").fit(*task["train"], fixed_extra=task["prompts"])
+    images, prompts, sigma = task["test"][0], task["prompts"], 0.15
+    ell = np.linalg.norm(l2_normalize(images, dtype=np.float64) - ortho.gap_perp_, axis=1)
+    assert ell.std() > 0.01  # the images are shortened by different amounts
+    shifted = flip_rate(ortho.transform_image(images), ortho.transform_text(prompts), "gaussian", sigma=sigma,
+                        n_trials=6, seed=0)
+    right = {"shifted": shifted, "shrunk": shifted}
+    grown = flip_rate(images, prompts, lambda q, rng: q + sigma / ell[:, None] * rng.standard_normal(q.shape),
+                      n_trials=6, seed=0)
+    plain = flip_rate(images, prompts, "gaussian", sigma=sigma, n_trials=6, seed=0)
+    assert grown != shifted and plain != shifted
+    wrong = {"noise divided by ℓ": {**right, "shrunk": grown}, "no shift at all": {"shifted": plain, "shrunk": plain},
+             "a percentage": {k: 100 * v for k, v in right.items()}, "one missing": {"shifted": shifted}}
+    given = {"shift": ortho, "images": images, "prompts": prompts, "sigma": sigma, "n_trials": 6, "seed": 0}
+    lam_half = OrthogonalShift(0.5, moving="image").fit(*task["train"], fixed_extra=task["prompts"])
+    return given, right, wrong, {"λ = 0.5": ({"shift": lam_half}, "λ = 1")}
+
+
+def _robust_moving_text():
+    from gapkit.robustness import zero_shot_accuracy
+    from gapkit.shift import OrthogonalShift
+
+    given = _zero_shot_task(3)
+    given = {"train": given["train"], "images": given["test"][0], "prompts": given["prompts"], "labels": given["labels"]}
+    rows = {}
+    for name, energy in (("full span", None), ("energy 0.9", 0.9)):
+        s = OrthogonalShift(1.0, moving="text", energy=energy).fit(*given["train"])
+        rows[name] = {"rank": s.rank_, "gap_perp_norm": s.gap_perp_norm_,
+                      "accuracy": zero_shot_accuracy(s.transform_image(given["images"]), s.transform_text(given["prompts"]),
+                                                     given["labels"])}
+    right = pd.DataFrame(rows).T
+    assert right.loc["energy 0.9", "rank"] < right.loc["full span", "rank"]
+    images_moving = OrthogonalShift(1.0, moving="image", energy=0.9).fit(*given["train"])
+    other = right.copy()
+    other.loc["energy 0.9", ["rank", "gap_perp_norm"]] = [images_moving.rank_, images_moving.gap_perp_norm_ + 0.01]
+    wrong = {"rows swapped": right.iloc[::-1].set_axis(right.index), "the images moved": other,
+             "no rank": right.drop(columns="rank"), "energy 0.8 row": right.rename(index={"energy 0.9": "energy 0.8"})}
+    return given, right, wrong
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
          "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
          "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width,
          "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering,
-         "ex-sup-transductive": _sup_transductive, "ex-sup-penalty": _sup_penalty}
+         "ex-sup-transductive": _sup_transductive, "ex-sup-penalty": _sup_penalty,
+         "ex-robust-equivalence": _robust_equivalence, "ex-robust-moving-text": _robust_moving_text}
 
 
 def test_every_check_has_cases():
