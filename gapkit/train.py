@@ -93,6 +93,7 @@ from sklearn.model_selection import train_test_split
 
 from ._validation import (SEED, Integral, Interval, Options, Real, as_matrix, as_paired, check_labels, check_param,
                           l2_normalize, validate_params)
+from .geometry import _one_blas_thread
 from .shift import lambda_shift
 
 __all__ = [
@@ -317,27 +318,34 @@ def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str) -> di
             "auc": float(np.mean(aucs)) if aucs else float("nan")}
 
 
-def _shifted_centroids(v_hat: np.ndarray, t_hat: np.ndarray, delta: np.ndarray, lams: np.ndarray,
-                       renormalize: bool) -> dict[str, np.ndarray]:
-    """Centroid gap and mean resultant lengths of λ-shifted unit rows, for every λ in one O(n·d·L) pass.
+def _shifted_centroids(v_hat: np.ndarray, t_hat: np.ndarray, deltas: np.ndarray, rows: Sequence[np.ndarray],
+                       lams: np.ndarray, renormalize: bool) -> dict[str, np.ndarray]:
+    """Centroid gap and mean resultant lengths of λ-shifted unit rows, for every seed and λ: ``(S, L)`` arrays.
 
-    Closed form, no shifted copies: the mean of ``normalise(x̂ + cΔ)`` is
-    ``(Σ_i x̂_i / r_i + cΔ Σ_i 1/r_i) / n`` with ``r_i = ‖x̂_i + cΔ‖ =
-    √(1 + 2c⟨x̂_i, Δ⟩ + c²‖Δ‖²)`` (``r_i = 1`` without re-normalisation, where the
-    numbers describe the un-normalised features the head sees).
+    Seed ``k`` has the gap vector ``deltas[k]`` and its training rows ``rows[k]``. Closed form, no
+    shifted copies: the mean of ``normalise(x̂ + cΔ)`` is ``(Σ_i x̂_i / r_i + cΔ Σ_i 1/r_i) / n`` with
+    ``r_i = ‖x̂_i + cΔ‖ = √(1 + 2c⟨x̂_i, Δ⟩ + c²‖Δ‖²)`` (``r_i = 1`` without re-normalisation, where the
+    numbers describe the un-normalised features the head sees). The sums over a seed's rows are
+    one ``(L, n) @ (n, d)`` product per modality (the weight of a row outside the seed's training
+    split is 0), with no copy of those rows.
     """
     n = v_hat.shape[0]
-    dn2 = float(delta @ delta)
+    S, L = deltas.shape[0], len(lams)
+    dn2 = (deltas**2).sum(axis=1)                                              # (S,)
     means = {}
     for name, x, sign in (("image", v_hat, -1.0), ("text", t_hat, 1.0)):
         c = sign * np.asarray(lams, dtype=np.float64) / 2                     # (L,)
-        if renormalize:
-            inv_r = 1.0 / np.sqrt(1.0 + 2.0 * np.outer(x @ delta, c) + c**2 * dn2)   # (n, L)
-            means[name] = (inv_r.T @ x) / n + (c * inv_r.mean(axis=0))[:, None] * delta
-        else:
-            means[name] = x.mean(axis=0)[None, :] + c[:, None] * delta
-    return {"gap": np.linalg.norm(means["image"] - means["text"], axis=1),
-            "image_R": np.linalg.norm(means["image"], axis=1), "text_R": np.linalg.norm(means["text"], axis=1)}
+        means[name] = np.empty((S, L, x.shape[1]))
+        for k, tr in enumerate(rows):
+            if renormalize:
+                inv_r = 1.0 / np.sqrt(1.0 + 2.0 * np.outer((x @ deltas[k])[tr], c) + c**2 * dn2[k])   # (n_k, L)
+            else:
+                inv_r = np.ones((len(tr), L))
+            wts = np.zeros((L, n))
+            wts[:, tr] = inv_r.T / len(tr)
+            means[name][k] = wts @ x + (c * inv_r.mean(axis=0))[:, None] * deltas[k]
+    return {"gap": np.linalg.norm(means["image"] - means["text"], axis=-1),
+            "image_R": np.linalg.norm(means["image"], axis=-1), "text_R": np.linalg.norm(means["text"], axis=-1)}
 
 
 # --------------------------------------------------------------------------- reference: one head
@@ -617,49 +625,79 @@ class _BatchedHeads:
             self.mask_shapes += [(S, L, 1, 1), (S, L, 1)]
         self.params = [p.to(device=device, dtype=dtype).contiguous().requires_grad_(True) for p in params]
 
-    def forward(self, X: torch.Tensor, R: torch.Tensor | None, delta: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def take(self, seeds: torch.Tensor, lams: torch.Tensor, *others: list[torch.Tensor]) -> tuple:
+        """A copy holding only the heads at slots ``(seeds[i], lams[i, j])`` (the working set of a sweep).
+
+        ``seeds (S',)`` and ``lams (S', L')`` index this model's seed and λ axes; ``others``
+        (e.g. AdamW's moments, laid out like :attr:`params`) are gathered the same way.
+        Returns ``(model, *others)``.
+        """
+        new = object.__new__(_BatchedHeads)
+        new.S, new.L, new.d, new.H, new.head = len(seeds), lams.shape[1], self.d, self.H, self.head
+        new.mask_shapes = [tuple(new.S if k == 1 else new.L if k == 2 else 1 for k in _AXES[i])
+                           for i in range(len(self.params))]
+        pick = [_slot_index(i, seeds[:, None], lams) for i in range(len(self.params))]
+        new.params = [p.detach()[ix].contiguous().requires_grad_(True) for p, ix in zip(self.params, pick)]
+        return (new, *[[t[ix].contiguous() for t, ix in zip(group, pick)] for group in others])
+
+    def _views(self, X: Any, R: torch.Tensor | None, c: torch.Tensor, rho: torch.Tensor | None) -> tuple:
+        """``(X_text, X_image)``, ``ρ (2, S, L, 1, B)`` or None, and ``c (2, S, L)`` from the accepted layouts."""
+        d = self.d
+        Xs = tuple(X) if isinstance(X, (tuple, list)) else (X[..., :d], X[..., d:])
+        if rho is None and R is not None:
+            rho = R.permute(2, 0, 3, 1).unsqueeze(3)
+        c3 = c if c.dim() == 3 else c[:, None, :].expand(2, self.S, self.L)
+        return Xs, rho, c3
+
+    def forward(self, X: Any, R: torch.Tensor | None, delta: torch.Tensor, c: torch.Tensor, *,
+                rho: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(S, L, B, K)`` of every head.
 
-        ``X (S, B, 2d)``: unshifted unit rows ``[t̂, v̂]`` of each seed's batch;
+        ``X (S, B, 2d)``: unshifted unit rows ``[t̂, v̂]`` of each seed's batch (or the pair
+        ``(t̂, v̂)`` of ``(S, B, d)`` tensors);
         ``R (S, B, 2, L)``: ``1/‖x̂ + c_mΔ_s‖`` per row, modality and λ (:func:`_inv_norms`;
-        ``None`` without re-normalisation); ``c (2, L)``: +λ/2 (text), −λ/2 (image).
+        ``None`` without re-normalisation), or the same numbers as ``rho (2, S, L, 1, B)``;
+        ``c (2, L)``: +λ/2 (text), −λ/2 (image), or ``(2, S, L)`` when each seed's heads
+        have their own λ (the compacted working set of a sweep).
         The first layer computes ``(W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, which is
         ``W·normalise(x̂ + cΔ)`` without ever forming the shifted rows.
         """
         S, L, H, d = self.S, self.L, self.H, self.d
+        Xs, rho, c3 = self._views(X, R, c, rho)
         W1 = self.params[0].view(2, S, L * H, d)
         WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta)              # W·Δ per head
         pre = self.params[1][..., None]                                          # b1: (S, L, H, 1)
         for m in range(2):
-            Z = torch.bmm(W1[m], X[..., m * d:(m + 1) * d].transpose(1, 2))      # batched over seeds: (S, L·H, B)
-            Z = Z.view(S, L, H, -1) + c[m][None, :, None, None] * WD[m][..., None]
-            if R is not None:
-                Z = Z * R[:, :, m, :].transpose(1, 2)[:, :, None, :]             # (S, L, 1, B)
+            Z = torch.bmm(W1[m], Xs[m].transpose(1, 2))                          # batched over seeds: (S, L·H, B)
+            Z = Z.view(S, L, H, -1) + c3[m][:, :, None, None] * WD[m][..., None]
+            if rho is not None:
+                Z = Z * rho[m]                                                   # (S, L, 1, B)
             pre = pre + Z                                                        # (S, L, H, B)
         if self.head == "mlp":
             pre = torch.matmul(self.params[2], torch.relu(pre)) + self.params[3][..., None]   # (S, L, K, B)
         return pre.transpose(2, 3)
 
     @torch.no_grad()
-    def linear_grads(self, X: torch.Tensor, R: torch.Tensor | None, y: torch.Tensor, delta: torch.Tensor,
+    def linear_grads(self, X: Any, R: torch.Tensor | None, y: torch.Tensor, delta: torch.Tensor,
                      c: torch.Tensor, task: str, weights: torch.Tensor,
-                     mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+                     mask: torch.Tensor | None = None, *, rho: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Gradients of ``Σ_heads mask · mean-loss`` (``mask (S, L)``, default all ones) for the linear head.
 
         With ``z = Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ) + b`` (``ρ_m = 1/‖x̂_m + c_mΔ‖``, from ``R``):
         ``∂/∂W_m = Σ_b g_b ρ_mb x̂_mb + c_m (Σ_b g_b ρ_mb) Δ``, ``∂/∂b = Σ_b g_b``,
         with ``g = ∂loss/∂z``, in closed form: the same quantities autograd computes for
         :meth:`forward` + :func:`_batched_loss` (tested), without building a graph.
+        ``X``, ``R``/``rho`` and ``c`` take the layouts of :meth:`forward`.
         """
         S, L, K, d = self.S, self.L, self.H, self.d
-        B = X.shape[1]
+        Xs, rho, c3 = self._views(X, R, c, rho)
+        B = Xs[0].shape[1]
         # broadcast views made once per call (each indexing op costs dispatch time on a GPU)
-        c4 = c.view(2, 1, L, 1, 1)                                               # c_m over (S, L, K, ·)
-        rho = [None, None] if R is None else R.permute(2, 0, 3, 1).unsqueeze(3)  # (2, S, L, 1, B)
+        c4 = c3.reshape(2, S, L, 1, 1)                                           # c_m over (S, L, K, ·)
+        rho = [None, None] if rho is None else rho                               # (2, S, L, 1, B)
         delta4 = delta.view(S, 1, 1, d)
         W1 = self.params[0].view(2, S, L * K, d)
         WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta).unsqueeze(-1)  # (2, S, L, K, 1)
-        Xs = (X[..., :d], X[..., d:])
         z = self.params[1].unsqueeze(-1)                                         # (S, L, K, 1)
         for m in range(2):
             Z = torch.bmm(W1[m], Xs[m].transpose(1, 2)).view(S, L, K, B).add_(c4[m] * WD[m])
@@ -682,6 +720,15 @@ class _BatchedHeads:
             torch.bmm(Gm.reshape(S, L * K, B), Xs[m], out=gW[m].view(S, L * K, d))
             gW[m].addcmul_((c4[m][..., 0] * Gm.sum(-1)).unsqueeze(-1), delta4)
         return [gW, g.sum(-1)]
+
+
+#: which axes of each parameter (W1, b1, W2, b2) are the seed (1) and λ (2) axes; 0 = other
+_AXES = [(0, 1, 2, 0, 0), (1, 2, 0), (1, 2, 0, 0), (1, 2, 0)]
+
+
+def _slot_index(i: int, seeds: Any, lams: Any) -> tuple:
+    """The index of parameter ``i`` (see ``_AXES``) at seed/λ positions ``(seeds, lams)`` (broadcast together)."""
+    return (slice(None),) * _AXES[i].index(1) + (seeds, lams)
 
 
 def _inv_norms(P: torch.Tensor, c: torch.Tensor, dnorm2: torch.Tensor) -> torch.Tensor:
@@ -837,34 +884,39 @@ def sweep_lambda(
     _torch_dtype(dtype)  # reject an unknown dtype before any work
     t0 = time.perf_counter()
 
-    v_hat = l2_normalize(img, dtype=np.float64)
-    t_hat = l2_normalize(txt, dtype=np.float64)
-    splits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    deltas: dict[int, np.ndarray] = {}
-    inner: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if fixed_split is not None and y_raw.ndim == 1:
-        _check_test_classes(y_raw[fixed_split[0]], y_raw[fixed_split[1]])
-    for s in seeds_t:
-        if fixed_split is not None:
-            tr, te = fixed_split
-        else:
-            tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
-        splits[s] = (tr, te)
-        fit_pos, val_pos = split_indices(y_raw[tr], val_size, s, stratify=stratify_validation)
-        inner[s] = (tr[fit_pos], tr[val_pos])
-    # Δ_s = mean of v̂ − t̂ over seed s's training rows (rows are unit already; only those rows are read)
-    diff = v_hat - t_hat
-    delta_all = diff.mean(axis=0) if transductive else None
-    for s in seeds_t:
-        deltas[s] = delta_all if transductive else diff[splits[s][0]].mean(axis=0)
+    # numpy's BLAS on one thread for these products: OpenBLAS's threads, waiting for each other on a shared
+    # machine, made them 15x slower (0.17 s vs 2.4-3.3 s at n = 10,000)
+    with _one_blas_thread():
+        v_hat = l2_normalize(img, dtype=np.float64)
+        t_hat = l2_normalize(txt, dtype=np.float64)
+        splits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        deltas: dict[int, np.ndarray] = {}
+        inner: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if fixed_split is not None and y_raw.ndim == 1:
+            _check_test_classes(y_raw[fixed_split[0]], y_raw[fixed_split[1]])
+        for s in seeds_t:
+            if fixed_split is not None:
+                tr, te = fixed_split
+            else:
+                tr, te = split_indices(y_raw, test_size, s if split_seed is None else split_seed)
+            splits[s] = (tr, te)
+            fit_pos, val_pos = split_indices(y_raw[tr], val_size, s, stratify=stratify_validation)
+            inner[s] = (tr[fit_pos], tr[val_pos])
+        # Δ_s = mean of v̂ − t̂ over seed s's training rows (rows are unit already): row k of `sel` averages seed
+        # k's training rows, one product per seed and modality (no copy of the rows; a seed's Δ does not depend on
+        # which other seeds run, to the last bit)
+        sel = np.zeros((len(seeds_t), n))
+        for k, s in enumerate(seeds_t):
+            tr = np.arange(n) if transductive else splits[s][0]
+            sel[k, tr] = 1.0 / len(tr)
+        delta_mat = np.stack([sel[k] @ v_hat - sel[k] @ t_hat for k in range(len(seeds_t))])   # (S, d)
+        for k, s in enumerate(seeds_t):
+            deltas[s] = delta_mat[k]
 
-    # geometry of the shifted training embeddings, per (λ, seed)
-    gap_rows = []
-    for s in seeds_t:
-        tr = splits[s][0]
-        geo = _shifted_centroids(v_hat[tr], t_hat[tr], deltas[s], lams_arr, renormalize)
-        gap_rows += [{"lam": float(lam), "seed": s, "centroid_gap": geo["gap"][j], "image_R": geo["image_R"][j],
-                      "text_R": geo["text_R"][j]} for j, lam in enumerate(lams_arr)]
+        # geometry of the shifted training embeddings, per (λ, seed)
+        geo = _shifted_centroids(v_hat, t_hat, delta_mat, [splits[s][0] for s in seeds_t], lams_arr, renormalize)
+        gap_rows = [{"lam": float(lam), "seed": s, "centroid_gap": geo["gap"][k, j], "image_R": geo["image_R"][k, j],
+                     "text_R": geo["text_R"][k, j]} for k, s in enumerate(seeds_t) for j, lam in enumerate(lams_arr)]
 
     common = dict(hidden=hidden, lr=lr, weight_decay=weight_decay, batch_size=batch_size, max_epochs=max_epochs,
                   patience=patience, val_size=val_size, device=dev, dtype=dtype)
@@ -921,6 +973,63 @@ def _fixed_split(split_column: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
+class _ThreadChoice:
+    """The CPU thread count of a batched sweep: the faster of one thread and the caller's setting.
+
+    A training step is a few small matrix products over data the gather has just brought into
+    cache; on a machine shared with other jobs, torch's threads can spend more time waiting for
+    each other than they save. The first epoch's full steps alternate between the candidates and
+    are timed; from the second epoch on the faster one is used. Every step gives the same numbers
+    either way (a thread count only splits the work), and the caller's setting is restored at the
+    end (:meth:`restore`). Not used on CUDA or when the caller already uses one thread.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.caller = torch.get_num_threads()
+        self.candidates = [1, self.caller] if device.type == "cpu" and self.caller > 1 else []
+        self.times: dict[int, list[float]] = {k: [] for k in self.candidates}
+        self.chosen: int | None = None if self.candidates else self.caller
+        self.timing: int | None = None
+        self.t0 = 0.0
+
+    def before(self, epoch: int, step: int, full_batch: bool) -> None:
+        self.timing = None
+        if self.chosen is not None:
+            return
+        if epoch > 0:
+            self.chosen = min(self.candidates, key=lambda k: float(np.median(self.times[k])) if self.times[k]
+                              else math.inf)
+            torch.set_num_threads(self.chosen)
+            return
+        k = self.candidates[step % len(self.candidates)]
+        torch.set_num_threads(k)
+        if full_batch and step >= len(self.candidates):   # the first step of each count warms it up
+            self.timing, self.t0 = k, time.perf_counter()
+
+    def after(self) -> None:
+        if self.timing is not None:
+            self.times[self.timing].append(time.perf_counter() - self.t0)
+
+    def restore(self) -> None:
+        torch.set_num_threads(self.caller)
+
+
+def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_BatchedHeads") -> None:
+    """After heads stopped: mask them, and drop them from the working set if a dimension shrinks."""
+    seeds_left = np.flatnonzero(active.any(axis=1))
+    width = int(active[seeds_left].sum(axis=1).max())
+    if len(seeds_left) == len(w.sp) and width == w.lp.shape[1]:   # nothing shrinks: they ride along, masked
+        w.real = w.real & active[w.sp[:, None], w.lp]
+        w.mask = torch.as_tensor(w.real, dtype=w.mask.dtype, device=w.mask.device)
+        return
+    lp = np.empty((len(seeds_left), width), dtype=int)
+    real = np.zeros((len(seeds_left), width), dtype=bool)
+    for i, s in enumerate(seeds_left):
+        ls = np.flatnonzero(active[s])
+        lp[i, :len(ls)], lp[i, len(ls):], real[i, :len(ls)] = ls, ls[0], True
+    set_working(seeds_left, lp, real, model, (w.exp_avg, w.exp_avg_sq))
+
+
 def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, task: str, n_out: int,
                    lams: np.ndarray, seeds: tuple[int, ...], splits: dict, inner: dict, deltas: dict,
                    head: str, renormalize: bool, progress: bool, *, hidden: int, lr: float, weight_decay: float,
@@ -930,22 +1039,29 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     np_dt = np.float64 if tdt == torch.float64 else np.float32
     S, L, d = len(seeds), len(lams), t_hat.shape[1]
     delta_np = np.stack([deltas[s] for s in seeds])         # (S, d) float64
-    proj = np.stack([t_hat @ delta_np.T, v_hat @ delta_np.T], axis=-1)   # (n, S, 2): ⟨x̂, Δ_s⟩
-    src = np.empty((t_hat.shape[0], 2 * d), dtype=np_dt)      # rows [t̂ | v̂]: one gather fetches both modalities
-    src[:, :d], src[:, d:] = t_hat, v_hat
+    with _one_blas_thread():
+        proj = np.stack([t_hat @ delta_np.T, v_hat @ delta_np.T], axis=-1)   # (n, S, 2): ⟨x̂, Δ_s⟩
+    # the unit rows once, per modality (text, image: the fusion order), shared by every seed
+    src = tuple(torch.as_tensor(np.asarray(x, dtype=np_dt), device=device) for x in (t_hat, v_hat))
 
-    def stack_rows(which: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def row_ids(which: str) -> np.ndarray:
         idx = [inner[s][0] if which == "fit" else inner[s][1] if which == "val" else splits[s][1] for s in seeds]
         if len({len(i) for i in idx}) != 1:  # cannot happen: sklearn's split sizes depend on n only
             raise RuntimeError(f"{which} splits differ in size across seeds")
-        X = torch.as_tensor(src[np.stack(idx)], device=device)                # (S, m, 2d)
-        P = np.stack([proj[i, k] for k, i in enumerate(idx)])                  # (S, m, 2)
-        Y = np.stack([ycodes[i] for i in idx])
-        ydt = torch.long if task == "multiclass" else tdt
-        return (X, torch.as_tensor(P, dtype=tdt, device=device),
-                torch.as_tensor(Y, dtype=ydt, device=device))
+        return np.stack(idx)                                                   # (S, m)
 
-    Xf, Pf, Yf = stack_rows("fit")
+    ydt = torch.long if task == "multiclass" else tdt
+
+    def stack_rows(which: str) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
+        idx = row_ids(which)
+        ti = torch.as_tensor(idx, device=device)
+        P = np.stack([proj[i, k] for k, i in enumerate(idx)])                  # (S, m, 2)
+        return ((src[0][ti], src[1][ti]), torch.as_tensor(P, dtype=tdt, device=device),
+                torch.as_tensor(np.stack([ycodes[i] for i in idx]), dtype=ydt, device=device))
+
+    fit_ids = torch.as_tensor(row_ids("fit"), device=device)                   # (S, n_fit) rows of `src`
+    Pf = torch.as_tensor(np.stack([proj[i, k] for k, i in enumerate(row_ids("fit"))]), dtype=tdt, device=device)
+    Yf = torch.as_tensor(np.stack([ycodes[i] for i in row_ids("fit")]), dtype=ydt, device=device)
     Xv, Pv, Yv = stack_rows("val")
     Xt, Pt, _ = stack_rows("test")
     delta = torch.as_tensor(delta_np, dtype=tdt, device=device)
@@ -958,79 +1074,143 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
                               dtype=tdt, device=device)
 
     inits, gens = zip(*[_init_params(2 * d, n_out, head, hidden, s) for s in seeds])
-    model = _BatchedHeads(list(inits), L, d, head, device, tdt)
-    params = model.params
-    exp_avg = [torch.zeros_like(p) for p in params]
-    exp_avg_sq = [torch.zeros_like(p) for p in params]
-    adam_steps = [torch.zeros((), dtype=torch.float32, device=device) for _ in params]
-    fused = True
-    best_params = [p.detach().clone() for p in params]
+    full = _BatchedHeads(list(inits), L, d, head, device, tdt)
+    best_params = [p.detach().clone() for p in full.params]
+    n_fit = fit_ids.shape[1]
 
-    active = torch.ones(S, L, dtype=torch.bool, device=device)
+    # The working set: the heads still training, as slots (seed position sp[i], λ position lp[i, j]). A seed
+    # whose heads have all stopped leaves it; a seed's λ axis shrinks to the largest number of heads any seed
+    # still trains (slots beyond a seed's own count repeat one of its heads, masked). Stopped heads therefore
+    # cost nothing once their seed (or the widest seed) has shrunk; they keep their best-validation snapshot.
+    class Work:
+        pass
+
+    w = Work()
+
+    def set_working(sp: np.ndarray, lp: np.ndarray, real: np.ndarray, model: _BatchedHeads | None,
+                    moments: tuple | None) -> None:
+        spt, lpt = torch.as_tensor(sp, device=device), torch.as_tensor(lp, device=device)
+        if model is None:
+            w.model, w.exp_avg, w.exp_avg_sq = full, [torch.zeros_like(p) for p in full.params], \
+                [torch.zeros_like(p) for p in full.params]
+        else:   # gather the surviving slots of the current working set
+            old_pos = {(int(s), int(l)): (i, j) for i, s in enumerate(w.sp) for j, l in enumerate(w.lp[i])
+                       if w.real[i, j]}
+            # a seed's slots all come from that seed's row of the current working set
+            oi = torch.as_tensor([old_pos[(int(sp[i]), int(lp[i, 0]))][0] for i in range(len(sp))], device=device)
+            oj = torch.as_tensor([[old_pos[(int(sp[i]), int(lp[i, j]))][1] for j in range(lp.shape[1])]
+                                  for i in range(len(sp))], device=device)
+            w.model, w.exp_avg, w.exp_avg_sq = model.take(oi, oj, *moments)
+        w.sp, w.lp, w.real = sp, lp, real
+        w.spt, w.lpt = spt, lpt
+        w.c = c[:, lpt]                                                          # (2, S', L')
+        w.delta, w.weights, w.fit_ids, w.Yf = delta[spt], weights[spt], fit_ids[spt], Yf[spt]
+        Sw, Lw = lp.shape
+        w.Xv, w.Yv = (Xv[0][spt], Xv[1][spt]), Yv[spt]
+        gather_l = lambda R: None if R is None else torch.gather(  # noqa: E731
+            R[spt], 3, lpt[:, None, None, :].expand(-1, R.shape[1], 2, -1))   # (S', m, 2, L')
+        w.Rf, w.Rv = gather_l(Rf), gather_l(Rv)
+        w.Rf_flat = None if w.Rf is None else w.Rf.reshape(Sw * n_fit, 2, Lw)
+        w.Yf_flat = w.Yf.reshape(Sw * n_fit, *w.Yf.shape[2:])
+        w.offsets = (torch.arange(Sw, device=device) * n_fit)[:, None]
+        w.mask = torch.as_tensor(real, dtype=tdt, device=device)
+        w.bufs = {}
+
+    all_l = np.tile(np.arange(L), (S, 1))
+    set_working(np.arange(S), all_l, np.ones((S, L), dtype=bool), None, None)
+    adam_steps = [torch.zeros((), dtype=torch.float32, device=device) for _ in full.params]
+    fused = True
+
+    active = np.ones((S, L), dtype=bool)
     best = np.full((S, L), np.inf)
     best_epoch = np.zeros((S, L), dtype=int)
     wait = np.zeros((S, L), dtype=int)
     epochs_run = np.zeros((S, L), dtype=int)
-    n_fit = Xf.shape[1]
-    Xf_flat = Xf.view(S * n_fit, 2 * d)
-    Rf_flat = None if Rf is None else Rf.view(S * n_fit, 2, L)
-    Yf_flat = Yf.reshape(S * n_fit, *Yf.shape[2:])
-    offsets = (torch.arange(S, device=device) * n_fit)[:, None]
 
-    def logits_of(X: torch.Tensor, R: torch.Tensor | None) -> torch.Tensor:
-        return torch.cat([model.forward(X[:, i:i + _CHUNK], None if R is None else R[:, i:i + _CHUNK], delta, c)
-                          for i in range(0, X.shape[1], _CHUNK)], dim=2)
+    def logits_of(model: _BatchedHeads, X: tuple, R: torch.Tensor | None, dl: torch.Tensor, cc: torch.Tensor):
+        return torch.cat([model.forward((X[0][:, i:i + _CHUNK], X[1][:, i:i + _CHUNK]),
+                                        None if R is None else R[:, i:i + _CHUNK], dl, cc)
+                          for i in range(0, X[0].shape[1], _CHUNK)], dim=2)
 
+    def batch_rows(order: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The seeds' minibatch rows of both modalities, gathered into reused contiguous buffers."""
+        rows = order[:, start:start + batch_size]
+        Sw, B = rows.shape
+        buf = w.bufs.get(B)
+        if buf is None:
+            buf = w.bufs[B] = tuple(torch.empty((Sw * B, d), dtype=tdt, device=device) for _ in range(2))
+        flat = rows.reshape(-1)
+        for m in range(2):
+            torch.index_select(src[m], 0, flat, out=buf[m])
+        return buf[0].view(Sw, B, d), buf[1].view(Sw, B, d)
+
+    threads = _ThreadChoice(device)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(max_epochs), desc=f"λ sweep ({S * L} heads, {device.type})", disable=not progress)
-    for epoch in bar:
-        # one minibatch order per seed, drawn exactly as train_head draws it
-        perms = torch.stack([torch.randperm(n_fit, generator=g) for g in gens]).to(device) + offsets
-        mask = active.to(tdt)
-        for start in range(0, n_fit, batch_size):
-            rows = perms[:, start:start + batch_size]
-            B = rows.shape[1]
-            flat = rows.reshape(-1)
-            Xb = Xf_flat.index_select(0, flat).view(S, B, 2 * d)
-            Rb = None if Rf_flat is None else Rf_flat.index_select(0, flat).view(S, B, 2, L)
-            Yb = Yf_flat.index_select(0, flat).view(S, B, *Yf.shape[2:])
-            if head == "linear":   # closed-form gradients: same numbers as autograd, a third of the kernel calls
-                grads = model.linear_grads(Xb, Rb, Yb, delta, c, task, weights, mask)
-            else:
-                logits = model.forward(Xb, Rb, delta, c)
-                loss = (_batched_loss(logits, Yb, task, weights) * mask).sum()   # Σ_heads of per-head mean loss
-                grads = list(torch.autograd.grad(loss, params))
-            # AdamW, elementwise: exactly torch.optim.AdamW's update for every head that is still training
-            fused = _adamw_update(params, grads, exp_avg, exp_avg_sq, adam_steps, lr=lr, weight_decay=weight_decay,
-                                  fused=fused)
-        with torch.no_grad():
-            val = _batched_loss(logits_of(Xv, Rv), Yv, task, weights).double().cpu().numpy()
-        act = active.cpu().numpy().copy()  # (.numpy() on CPU shares memory with `active`)
-        improved = act & (val < best)
-        best[improved] = val[improved]
-        best_epoch[improved] = epoch + 1
-        wait[improved] = 0
-        wait[act & ~improved] += 1
-        epochs_run[act] = epoch + 1
-        if improved.any():
-            imp = torch.as_tensor(improved, device=device)
+    try:
+        for epoch in bar:
+            model = w.model
+            # one minibatch order per seed, drawn exactly as train_head draws it (the seeds still training)
+            perms = torch.stack([torch.randperm(n_fit, generator=gens[s]) for s in w.sp]).to(device)
+            order = torch.gather(w.fit_ids, 1, perms)                              # rows of `src`, batch order
+            local = (perms + w.offsets).reshape(-1)
+            # this epoch's ρ and labels laid out in minibatch order: a step slices them instead of gathering
+            rho_e = None if w.Rf_flat is None else w.Rf_flat.index_select(0, local).view(
+                len(w.sp), n_fit, 2, -1).permute(2, 0, 3, 1).contiguous()          # (2, S', L', n_fit)
+            y_e = w.Yf_flat.index_select(0, local).view(len(w.sp), n_fit, *w.Yf.shape[2:])
+            for step, start in enumerate(range(0, n_fit, batch_size)):
+                threads.before(epoch, step, start + batch_size <= n_fit)
+                Xb = batch_rows(order, start)
+                rho = None if rho_e is None else rho_e[..., start:start + batch_size].unsqueeze(3)
+                Yb = y_e[:, start:start + batch_size]
+                if head == "linear":   # closed-form gradients: same numbers as autograd, a third of the kernel calls
+                    grads = model.linear_grads(Xb, None, Yb, w.delta, w.c, task, w.weights, w.mask, rho=rho)
+                else:
+                    logits = model.forward(Xb, None, w.delta, w.c, rho=rho)
+                    loss = (_batched_loss(logits, Yb, task, w.weights) * w.mask).sum()   # Σ_heads of mean losses
+                    grads = list(torch.autograd.grad(loss, model.params))
+                # AdamW, elementwise: exactly torch.optim.AdamW's update for every head that is still training
+                fused = _adamw_update(model.params, grads, w.exp_avg, w.exp_avg_sq, adam_steps, lr=lr,
+                                      weight_decay=weight_decay, fused=fused)
+                threads.after()
             with torch.no_grad():
-                for bp, p, shape in zip(best_params, params, model.mask_shapes):
-                    bp.copy_(torch.where(imp.view(shape), p, bp))
-        stopped = act & (wait >= patience)
-        if stopped.any():
-            active &= ~torch.as_tensor(stopped, device=device)
-        n_active = int(act.sum() - stopped.sum())
-        bar.set_postfix(active=n_active)
-        if n_active == 0:
-            break
-    bar.close()
+                val_w = _batched_loss(logits_of(model, w.Xv, w.Rv, w.delta, w.c), w.Yv, task, w.weights)
+                val_w = val_w.double().cpu().numpy()
+            si, sj = np.nonzero(w.real)                                  # working slots of real heads
+            hs, hl = w.sp[si], w.lp[si, sj]                              # ... and their (seed, λ) positions
+            val = np.full((S, L), np.inf)
+            val[hs, hl] = val_w[si, sj]
+            act = active.copy()
+            improved = act & (val < best)
+            best[improved] = val[improved]
+            best_epoch[improved] = epoch + 1
+            wait[improved] = 0
+            wait[act & ~improved] += 1
+            epochs_run[act] = epoch + 1
+            imp_slot = improved[hs, hl]
+            if imp_slot.any():
+                fi, fl = (torch.as_tensor(a[imp_slot], device=device) for a in (hs, hl))
+                wi, wj = (torch.as_tensor(a[imp_slot], device=device) for a in (si, sj))
+                with torch.no_grad():
+                    for k, (bp, p) in enumerate(zip(best_params, model.params)):
+                        bp[_slot_index(k, fi, fl)] = p.detach()[_slot_index(k, wi, wj)]
+            stopped = act & (wait >= patience)
+            active &= ~stopped
+            n_active = int(active.sum())
+            bar.set_postfix(active=n_active)
+            if n_active == 0:
+                break
+            if stopped.any():
+                _shrink_working(w, active, set_working, model)
+    finally:
+        threads.restore()
+        bar.close()
 
     with torch.no_grad():
-        for p, bp in zip(params, best_params):
+        for p, bp in zip(full.params, best_params):
             p.copy_(bp)
-        logits = logits_of(Xt, Rt)
+        logits = logits_of(full, Xt, Rt, delta, c)
         proba = (torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)).double().cpu().numpy()
     out: dict[tuple[int, float], dict[str, float]] = {}
     for i, s in enumerate(seeds):
