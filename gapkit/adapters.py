@@ -105,7 +105,6 @@ def _resolve_path(model_path: str | os.PathLike | None) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, key: str) -> tuple[np.ndarray, Any]:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from safetensors import safe_open
     from transformers import AutoTokenizer
 
@@ -115,7 +114,7 @@ def _load_cached(path: str, key: str) -> tuple[np.ndarray, Any]:
             near = [k for k in keys if "embed" in k][:8]
             raise KeyError(f"{path}/model.safetensors has no tensor {key!r}; embedding tensors present: {near}")
         matrix = np.ascontiguousarray(fh.get_tensor(key), dtype=np.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if matrix.ndim != 2:
         raise ValueError(f"{key!r} has shape {matrix.shape}; expected (vocabulary size, dimension).")
     if len(tokenizer) > matrix.shape[0]:
@@ -247,10 +246,9 @@ def caption_tokens(
 @functools.lru_cache(maxsize=2)
 def _load_language_model(path: str, device: str) -> Any:
     """The frozen transformers model at ``path`` (eval mode, no gradients for its weights), cached."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, local_files_only=True)
     model.eval().requires_grad_(False)
     return model.to(device)
 

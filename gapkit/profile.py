@@ -114,7 +114,9 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> Profile:
     ----------
     profile : {"auto", "full", "offline", "ci"}
         ``"auto"`` picks ``"full"`` in Colab and ``"offline"`` elsewhere; the
-        environment variable ``GAPKIT_PROFILE`` overrides ``"auto"``.
+        environment variable ``GAPKIT_PROFILE`` overrides ``"auto"``. The environment variable
+        ``GAPKIT_SCALE`` (a number in (0, 1]) replaces the profile's scale: the Colab simulation of
+        ``make test`` runs the full profile's code path at the CI profile's sizes on a CPU.
     verbose : bool
         Print the resolved profile (the executed page then states it).
 
@@ -138,10 +140,21 @@ def resolve_profile(profile: str = "auto", *, verbose: bool = True) -> Profile:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)} or 'auto'.")
     spec = PROFILES[profile]
+    scale = spec["scale"]
+    env_scale = os.environ.get("GAPKIT_SCALE")
+    if env_scale:
+        try:
+            scale = float(env_scale)
+        except ValueError:
+            scale = float("nan")
+        if not 0 < scale <= 1:  # also rejects NaN
+            raise ValueError(f"GAPKIT_SCALE={env_scale!r}: it must be a number in (0, 1], e.g. 0.25; "
+                             "unset it to use the profile's own sizes")
+        reason += f"; sizes scaled by {scale:g} (GAPKIT_SCALE)"
     prof = Profile(
         name=profile,
         online=spec["online"],
-        scale=spec["scale"],
+        scale=scale,
         device=_device(),
         reason=reason,
         versions=package_versions(),

@@ -61,3 +61,14 @@ def test_claim_passes_silently_and_fails_naming_sentence_and_numbers(capsys):
         claim("x", False)
     with pytest.raises(ValueError, match="sentence"):
         claim("", True)
+
+
+def test_claim_warns_instead_where_myst_nb_is_absent(no_myst_nb, monkeypatch):
+    from gapkit.notebook import ClaimError, ClaimWarning, claim
+
+    monkeypatch.delenv("GAPKIT_STRICT_CLAIMS", raising=False)
+    with pytest.warns(ClaimWarning, match="'the gap grows'.*before = 0.9"):
+        claim("the gap grows", False, before=0.9)
+    monkeypatch.setenv("GAPKIT_STRICT_CLAIMS", "1")
+    with pytest.raises(ClaimError):
+        claim("the gap grows", False)

@@ -47,6 +47,31 @@ def test_profiles(monkeypatch, capsys):
         resolve_profile("gpu-please")
 
 
+@pytest.mark.parametrize("bad", ["0", "-1", "1.5", "nan", "small"])
+def test_gapkit_scale_shrinks_any_profile(monkeypatch, bad):
+    monkeypatch.delenv("GAPKIT_PROFILE", raising=False)
+    monkeypatch.setenv("GAPKIT_SCALE", "0.25")
+    full = resolve_profile("full", verbose=False)
+    assert full.online and full.scale == 0.25 and full.n(1000) == 250 and "GAPKIT_SCALE" in full.reason
+    monkeypatch.setenv("GAPKIT_SCALE", bad)
+    with pytest.raises(ValueError, match="GAPKIT_SCALE.*in \\(0, 1\\]"):
+        resolve_profile("full", verbose=False)
+
+
+def test_every_subpackage_is_in_the_distribution():
+    """A plain (non-editable) pip install must carry gapkit.exercises and any later subpackage."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = cfg["packages"]["find"]["include"]
+    subpackages = [".".join(p.parent.relative_to(root).parts) for p in (root / "gapkit").rglob("__init__.py")]
+    assert "gapkit.exercises" in subpackages
+    assert all(any(fnmatch(pkg, pat) for pat in include) for pkg in subpackages)
+
+
 def test_provenance_lines(capsys):
     prof = resolve_profile("ci", verbose=False)
     prof.provenance(["random:ViT-B-32"], "digits")
