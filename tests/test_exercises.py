@@ -339,12 +339,71 @@ def _robust_moving_text():
     return given, right, wrong
 
 
+class _FakeAdapter:
+    """What ex-adapter-lr reads from a LanguageModelAdapter: its settings, coef_ and transform."""
+
+    def __init__(self, lr, epochs=5, weights=0, scale=1.0):
+        self.lr, self.seed, self.epochs, self.batch_size, self.init = lr, 0, epochs, 64, "ridge"
+        self.objective, self.temperature, self.alpha = "contrastive", 0.05, 1e-3
+        self.coef_ = np.random.default_rng(weights).normal(size=(6, 8)) * scale
+
+    def transform(self, x):
+        return np.asarray(x) @ self.coef_
+
+
+def _adapter_lr():
+    from gapkit.adapters import token_geometry
+
+    rng = np.random.default_rng(4)
+    images, text_tokens = rng.normal(size=(30, 6)), rng.normal(size=(40, 8)) + 2 * np.eye(8)[0]
+    reference, fast = _FakeAdapter(3e-3), _FakeAdapter(3e-2, weights=1, scale=5.0)
+    cols = ["centroid_cosine", "cross_cosine", "norm_vision"]
+    right = pd.DataFrame({name: {k: token_geometry(ad.transform(images), text_tokens)[k] for k in cols}
+                          for name, ad in (("lm_adapter", reference), ("fast", fast))}).T
+    text_norm = right.copy()
+    text_norm["norm_vision"] = token_geometry(fast.transform(images), text_tokens)["norm_text"]
+    wrong = {"rows swapped": right.iloc[::-1].set_axis(right.index), "the word pieces' norm": text_norm,
+             "norm off by 1 %": right.assign(norm_vision=right.norm_vision * 1.01),
+             "no cross_cosine": right.drop(columns="cross_cosine")}
+    given = {"reference": reference, "fast": fast, "images": images, "text_tokens": text_tokens}
+    bad = {"same lr": ({"fast": _FakeAdapter(3e-3, weights=1)}, "ten times"),
+           "more epochs too": ({"fast": _FakeAdapter(3e-2, weights=1, epochs=10)}, "epochs"),
+           "not an adapter": ({"fast": "fast"}, "fitted adapter")}
+    return given, right, wrong, bad
+
+
+def _adapter_nearest():
+    rng = np.random.default_rng(5)
+    vocabulary = rng.normal(size=(60, 8))
+    vocabulary[7] = vocabulary[3]  # two entries with equal cosines: either order is right
+    regression, lm = rng.normal(size=(9, 8)), rng.normal(size=(9, 8))
+    regression[0] = vocabulary[3] + 0.01 * rng.normal(size=8)
+    unit = geometry.normalize_rows(vocabulary)
+
+    def top(V, k=3):
+        return np.argsort(geometry.normalize_rows(V[:5]) @ unit.T, axis=1)[:, ::-1][:, :k]
+
+    right = {"regression": top(regression), "lm": top(lm)}
+    assert set(right["regression"][0, :2]) == {3, 7}
+    tie_swapped = right["regression"].copy()
+    tie_swapped[0, :2] = tie_swapped[0, 1::-1]
+    check("ex-adapter-nearest", {**right, "regression": tie_swapped}, regression=regression, lm=lm, vocabulary=vocabulary)
+    farthest = np.argsort(geometry.normalize_rows(lm[:5]) @ unit.T, axis=1)[:, :3]
+    wrong = {"farthest entries": {**right, "lm": farthest}, "worst first": {**right, "lm": right["lm"][:, ::-1]},
+             "one-based ids": {**right, "lm": right["lm"] + 1}, "two per image": {**right, "lm": right["lm"][:, :2]},
+             "adapters swapped": {"regression": right["lm"], "lm": right["regression"]},
+             "token strings": {**right, "lm": np.array([["a"] * 3] * 5)}, "one adapter": {"lm": right["lm"]},
+             "an entry twice": {**right, "lm": np.repeat(right["lm"][:, :1], 3, axis=1)}}
+    return {"regression": regression, "lm": lm, "vocabulary": vocabulary}, right, wrong
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
          "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
          "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width,
          "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering,
          "ex-sup-transductive": _sup_transductive, "ex-sup-penalty": _sup_penalty,
-         "ex-robust-equivalence": _robust_equivalence, "ex-robust-moving-text": _robust_moving_text}
+         "ex-robust-equivalence": _robust_equivalence, "ex-robust-moving-text": _robust_moving_text,
+         "ex-adapter-lr": _adapter_lr, "ex-adapter-nearest": _adapter_nearest}
 
 
 def test_every_check_has_cases():
