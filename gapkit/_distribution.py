@@ -102,6 +102,16 @@ def _check_modality(x: Any, name: str, normalize: bool) -> np.ndarray:
     return as_matrix(x, name=name, allow_zero_rows=not normalize)
 
 
+def _check_unpaired(image: Any, text: Any, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Both modalities checked, in one joint space (the two-sample distances: rows need not pair)."""
+    img = _check_modality(image, "image", normalize)
+    txt = _check_modality(text, "text", normalize)
+    if img.shape[1] != txt.shape[1]:
+        raise ValueError(f"image and text have different dimensions ({img.shape[1]} vs {txt.shape[1]}); both must "
+                         "live in the same joint embedding space.")
+    return img, txt
+
+
 def _paired(image: Any, text: Any, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
     """Matched rows, validated; all-zero rows are allowed only when nothing is normalised."""
     if normalize:
@@ -313,11 +323,7 @@ def frechet_distance(image: Any, text: Any, *, center: bool = True, normalize: b
 
     Chapter "What the centroid misses".
     """
-    img = _check_modality(image, "image", normalize)
-    txt = _check_modality(text, "text", normalize)
-    if img.shape[1] != txt.shape[1]:
-        raise ValueError(f"image and text have different dimensions ({img.shape[1]} vs {txt.shape[1]}); both must "
-                         "live in the same joint embedding space.")
+    img, txt = _check_unpaired(image, text, normalize)
     mu_v, cov_v = _covariance(img, normalize)
     mu_t, cov_t = _covariance(txt, normalize)
     shape = _bures(cov_v, cov_t)
@@ -390,11 +396,7 @@ def mmd(image: Any, text: Any, *, center: bool = True, normalize: bool = True, s
 
     Chapter "What the centroid misses".
     """
-    img = _check_modality(image, "image", normalize)
-    txt = _check_modality(text, "text", normalize)
-    if img.shape[1] != txt.shape[1]:
-        raise ValueError(f"image and text have different dimensions ({img.shape[1]} vs {txt.shape[1]}); both must "
-                         "live in the same joint embedding space.")
+    img, txt = _check_unpaired(image, text, normalize)
     d = img.shape[1]
     off_v = _mean(img, normalize) if center else np.zeros(d)
     off_t = _mean(txt, normalize) if center else np.zeros(d)
