@@ -2,7 +2,9 @@
 
 The book build runs each chapter's own solution through its check (the `exercise-check` cells), so
 a check its solution fails breaks the build; here every check also gets wrong answers, which must
-fail with a message that names the problem and not the expected value.
+fail with a message that names the problem and not the expected value. The chapters are read too:
+every code exercise ends in its check cell, and every paper exercise has a folded short answer that
+the student copy and the published notebooks keep.
 """
 
 from __future__ import annotations
@@ -206,7 +208,8 @@ def _lambda_centering():
     raw = right.copy()
     raw.loc["mean_centering", ["R_image", "R_text"]] = [geometry.mean_resultant_length(a) for a in given["test"]]
     wrong = {"centred on the test means": test_fit, "R before centring": raw,
-             "rows renamed": right.rename(index={"mean_centering": "centering"}), "no R_text": right.drop(columns="R_text")}
+             "rows renamed": right.rename(index={"mean_centering": "centering"}),
+             "no R_text": right.drop(columns="R_text")}
     return given, right, wrong
 
 
@@ -244,7 +247,8 @@ def _sup_transductive():
     wrong = {"columns swapped": {**right, "auc": auc.rename(columns={"train_only": "transductive",
                                                                       "transductive": "train_only"})},
              "radians": {**right, "angle": np.radians(angle)},
-             "seed 43": {**right, "angle": np.degrees(np.arccos(d_43 @ d_all / np.linalg.norm(d_43) / np.linalg.norm(d_all)))},
+             "seed 43": {**right, "angle": np.degrees(np.arccos(d_43 @ d_all / np.linalg.norm(d_43)
+                                                                 / np.linalg.norm(d_all)))},
              "a λ missing": {**right, "auc": auc.iloc[:2]}, "no angle": {"auc": auc}}
     given = {"image": v, "text": t, "labels": y, "train_only": train_only, "transductive": trans}
     bad = {"not transductive": ({"transductive": _FakeSweep([0.7, 0.72, 0.73], False)}, "transductive=True"),
@@ -270,7 +274,8 @@ def _sup_penalty():
                 shift = LambdaShift(lam=lam).fit(v[tr], t[tr])
                 (v_tr, t_tr), (v_te, t_te) = shift.transform(v[tr], t[tr]), shift.transform(v[te], t[te])
                 clf = LogisticRegression(C=C, max_iter=5000).fit(np.hstack([t_tr, v_tr]), y[tr])
-                values.append(evaluate_predictions(y[te], clf.predict_proba(np.hstack([t_te, v_te])), "multiclass")["auc"])
+                proba = clf.predict_proba(np.hstack([t_te, v_te]))
+                values.append(evaluate_predictions(y[te], proba, "multiclass")["auc"])
             auc[lam] = np.mean(values)
         effect[C] = auc[1.0] - auc[0.0]
     tr, _ = split_indices(y, 0.2, seeds[0])
@@ -322,13 +327,14 @@ def _robust_moving_text():
     from gapkit.shift import OrthogonalShift
 
     given = _zero_shot_task(3)
-    given = {"train": given["train"], "images": given["test"][0], "prompts": given["prompts"], "labels": given["labels"]}
+    given = {"train": given["train"], "images": given["test"][0], "prompts": given["prompts"],
+             "labels": given["labels"]}
     rows = {}
     for name, energy in (("full span", None), ("energy 0.9", 0.9)):
         s = OrthogonalShift(1.0, moving="text", energy=energy).fit(*given["train"])
         rows[name] = {"rank": s.rank_, "gap_perp_norm": s.gap_perp_norm_,
-                      "accuracy": zero_shot_accuracy(s.transform_image(given["images"]), s.transform_text(given["prompts"]),
-                                                     given["labels"])}
+                      "accuracy": zero_shot_accuracy(s.transform_image(given["images"]),
+                                                     s.transform_text(given["prompts"]), given["labels"])}
     right = pd.DataFrame(rows).T
     assert right.loc["energy 0.9", "rank"] < right.loc["full span", "rank"]
     images_moving = OrthogonalShift(1.0, moving="image", energy=0.9).fit(*given["train"])
@@ -387,7 +393,8 @@ def _adapter_nearest():
     assert set(right["regression"][0, :2]) == {3, 7}
     tie_swapped = right["regression"].copy()
     tie_swapped[0, :2] = tie_swapped[0, 1::-1]
-    check("ex-adapter-nearest", {**right, "regression": tie_swapped}, regression=regression, lm=lm, vocabulary=vocabulary)
+    check("ex-adapter-nearest", {**right, "regression": tie_swapped}, regression=regression, lm=lm,
+          vocabulary=vocabulary)
     farthest = np.argsort(geometry.normalize_rows(lm[:5]) @ unit.T, axis=1)[:, :3]
     wrong = {"farthest entries": {**right, "lm": farthest}, "worst first": {**right, "lm": right["lm"][:, ::-1]},
              "one-based ids": {**right, "lm": right["lm"] + 1}, "two per image": {**right, "lm": right["lm"][:, :2]},
@@ -397,13 +404,72 @@ def _adapter_nearest():
     return {"regression": regression, "lm": lm, "vocabulary": vocabulary}, right, wrong
 
 
+def _centroid_shuffle():
+    rng = np.random.default_rng(6)
+    v = rng.normal(size=(80, 8)) + 2 * np.eye(8)[0]
+    t = v + rng.normal(size=(80, 8)) + 2 * np.eye(8)[1]  # paired: each text close to its image
+    perm = rng.permutation(80)
+    rows = {}
+    for name, tt in (("pairs", t), ("shuffled", t[perm])):
+        d = geometry.gap_decomposition(v, tt)
+        rows[name] = {"centroid": d.centroid, "distribution": d.distribution,
+                      "relative_distribution": d.relative_distribution,
+                      "frechet": geometry.frechet_distance(v, tt), "mmd": geometry.mmd(v, tt, seed=0)}
+    right = pd.DataFrame(rows).T
+    assert right.loc["shuffled", "relative_distribution"] > right.loc["pairs", "relative_distribution"] + 0.1
+    uncentred = right.copy()
+    uncentred["frechet"] = [geometry.frechet_distance(v, tt, center=False) for tt in (t, t[perm])]
+    same = right.copy()
+    same.loc["shuffled"] = same.loc["pairs"]
+    wrong = {"rows the same": same, "Fréchet uncentred": uncentred,
+             "MMD of another seed": right.assign(mmd=[geometry.mmd(v, tt, seed=1) for tt in (t, t[perm])]),
+             "no mmd": right.drop(columns="mmd")}
+    bad = {"identity": ({"perm": np.arange(80)}, "in place"),
+           "not a permutation": ({"perm": np.zeros(80, int)}, "permutation")}
+    return {"image": v, "text": t, "perm": perm, "seed": 0}, right, wrong, bad
+
+
+class _FakeRecipe(_FakeMiniClip):
+    def __init__(self, epochs=60, swap=0.0, seed=0):
+        super().__init__()
+        self.config = types.SimpleNamespace(epochs=epochs, temperature=0.01, modality_swap=swap,
+                                            learnable_temperature=False, temperature_end=None)
+        self._v, self._t = _cones(seed, n=8)
+        self._t = self._t + (0.0 if swap else 1.0) * self._v  # the fixed run retrieves better
+
+
+def _centroid_swap():
+    from gapkit.contrastive import retrieval_accuracy
+
+    models = {"fixed": _FakeRecipe(), "swap": _FakeRecipe(swap=0.5, seed=1)}
+    images, texts = [0] * 8, [f"caption {i}" for i in range(8)]
+    rows = {}
+    for name, m in models.items():
+        v, t = cone.embed_pairs(m, images, texts)
+        d = geometry.gap_decomposition(v, t)
+        rows[name] = {"centroid": d.centroid, "relative_distribution": d.relative_distribution,
+                      "top1": retrieval_accuracy(v, t, texts=texts)}
+    right = pd.DataFrame(rows).T
+    wrong = {"rows swapped": right.iloc[::-1].set_axis(right.index),
+             "top-1 in percent": right.assign(top1=100 * right.top1),
+             "the distribution gap": right.assign(relative_distribution=right.relative_distribution * 0.5),
+             "no swap row": right.drop(index="swap")}
+    given = {"models": models, "images": images, "texts": texts}
+    bad = {"20 epochs": ({"models": {**models, "swap": _FakeRecipe(epochs=20, swap=0.5, seed=1)}}, "60 epochs"),
+           "no swapping": ({"models": {**models, "swap": _FakeRecipe(seed=1)}}, "modality_swap=0.5"),
+           "a schedule": ({"models": {**models, "fixed": _FakeRecipe()}}, "fixed temperature")}
+    bad["a schedule"][0]["models"]["fixed"].config.temperature_end = 0.001
+    return given, right, wrong, bad
+
+
 CASES = {"ex-gap-decomposition": _gap_decomposition, "ex-learn-tau": _learn_tau,
          "ex-cone-linear": _cone_linear, "ex-cone-width": _cone_width,
          "ex-rmg-closed-form": _rmg_closed_form, "ex-ci-width": _ci_width,
          "ex-lambda-transductive": _lambda_transductive, "ex-lambda-centering": _lambda_centering,
          "ex-sup-transductive": _sup_transductive, "ex-sup-penalty": _sup_penalty,
          "ex-robust-equivalence": _robust_equivalence, "ex-robust-moving-text": _robust_moving_text,
-         "ex-adapter-lr": _adapter_lr, "ex-adapter-nearest": _adapter_nearest}
+         "ex-adapter-lr": _adapter_lr, "ex-adapter-nearest": _adapter_nearest,
+         "ex-centroid-shuffle": _centroid_shuffle, "ex-centroid-swap": _centroid_swap}
 
 
 def test_every_check_has_cases():
@@ -444,3 +510,68 @@ def test_unknown_label():
         check("ex-nope", 1)
 
 
+# --------------------------------------------------------------------------- the chapters use them
+_GATED = re.compile(r"^```\{solution-start\}\s*([\w-]+)", re.M)
+_PLAIN = re.compile(r"^```\{solution\}\s*([\w-]+)", re.M)
+_SHORT = "```{admonition} Short answer\n:class: dropdown\n"
+
+
+def _after_solution_end(text: str, label: str) -> str:
+    """The text that follows the gated solution of ``label`` (after its ``{solution-end}`` fence)."""
+    start = re.search(r"^```\{solution-start\}\s*" + re.escape(label) + r"\b", text, re.M).end()
+    end = re.compile(r"^```\{solution-end\}[^\n]*\n```[^\n]*\n", re.M).search(text, start)
+    assert end, f"the solution to {label} has no {{solution-end}}"
+    return text[end.end():].lstrip("\n")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_code_exercise_ends_in_its_check_cell(chapter):
+    """Right after a gated solution: a visible `exercise-check` cell calling check() with its label."""
+    text = chapter.read_text()
+    labels = _GATED.findall(text)
+    if labels:
+        assert re.search(r"^from gapkit\.exercises import check$", text, re.M), f"{chapter.name} does not import check"
+    for label in labels:
+        assert label in available_checks(), f"{chapter.name}: exercise {label} has no registered check"
+        after = _after_solution_end(text, label)
+        cell = re.match(r"```\{code-cell\} ipython3\n:tags: \[exercise-check\]\n(.*?)\n```", after, re.S)
+        assert cell, f"{chapter.name}: the solution to {label} is not followed by an exercise-check cell"
+        assert f'check("{label}", ' in cell.group(1), f"{chapter.name}: the check cell after {label} checks another"
+
+
+def test_every_check_is_used_by_a_chapter():
+    used = {label for c in CHAPTERS for label in re.findall(r'\bcheck\("([\w-]+)"', c.read_text())}
+    assert set(available_checks()) <= used
+
+
+def _short_answers(text: str) -> dict[str, str]:
+    """Paper exercise label → its short answer's body, for the exercises with a prose ``{solution}``."""
+    out = {}
+    for label in _PLAIN.findall(text):
+        exercise = re.search(r"^:label: " + re.escape(label) + r"$", text, re.M)
+        solution = re.search(r"^```\{solution\}\s*" + re.escape(label) + r"\b", text, re.M)
+        assert exercise and exercise.end() < solution.start(), f"{label}: no exercise before its solution"
+        between = text[exercise.end():solution.start()]
+        short = re.search(re.escape(_SHORT) + r"\n(.*?)\n```", between, re.S)
+        out[label] = short.group(1).strip() if short else ""
+    return out
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_paper_exercise_has_a_short_answer_kept_in_the_student_copy(chapter):
+    """A folded "Short answer" between a paper exercise and its worked solution, one or two sentences;
+    the student copy keeps it (the solution goes) and the published notebooks fold it into <details>."""
+    text = chapter.read_text()
+    shorts = _short_answers(text)
+    for label, body in shorts.items():
+        assert body, f"{chapter.name}: paper exercise {label} has no short answer ({_SHORT!r} before its solution)"
+        assert len(re.findall(r"[.?!](?:\s|$)", body)) <= 3, f"{label}: the short answer should be one or two sentences"
+    copy = student.student_text(text)
+    for label, body in shorts.items():
+        assert body in copy, f"the student copy of {chapter.name} drops the short answer of {label}"
+    assert "{solution}" not in copy
+    site = cn.site_index()
+    for path, doc in ((chapter, None), (student.STUDENT / chapter.name, f"chapters/{chapter.stem}")):
+        nb = cn.publish_notebook(path, site=site, doc=doc)
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert markdown.count("<summary><b>Short answer</b></summary>") == len(shorts), path

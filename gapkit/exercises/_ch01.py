@@ -81,6 +81,7 @@ def cone_width(answer: Any, *, n_inputs: int) -> list[str]:
     for width, (mean, std1, std0) in _width_reference(int(n_inputs)).items():
         problems += _compare.number(f"R_mean at width {width}", answer.loc[width, "R_mean"], mean, 1e-4)
         # the sample standard deviation (pandas' default, ddof=1) or numpy's (ddof=0): either is right
-        std = [_compare.number(f"R_std at width {width}", answer.loc[width, "R_std"], want, 1e-4) for want in (std1, std0)]
+        std = [_compare.number(f"R_std at width {width}", answer.loc[width, "R_std"], want, 1e-4)
+               for want in (std1, std0)]
         problems += std[0] if std[0] and std[1] else []
     return problems
