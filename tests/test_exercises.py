@@ -528,6 +528,7 @@ def _after_solution_end(text: str, label: str) -> str:
 def test_every_code_exercise_ends_in_its_check_cell(chapter):
     """Right after a gated solution: a visible `exercise-check` cell calling check() with its label."""
     text = chapter.read_text()
+    copy = student.student_text(text)
     labels = _GATED.findall(text)
     if labels:
         assert re.search(r"^from gapkit\.exercises import check$", text, re.M), f"{chapter.name} does not import check"
@@ -537,6 +538,7 @@ def test_every_code_exercise_ends_in_its_check_cell(chapter):
         cell = re.match(r"```\{code-cell\} ipython3\n:tags: \[exercise-check\]\n(.*?)\n```", after, re.S)
         assert cell, f"{chapter.name}: the solution to {label} is not followed by an exercise-check cell"
         assert f'check("{label}", ' in cell.group(1), f"{chapter.name}: the check cell after {label} checks another"
+        assert cell.group(0) in copy, f"the student copy of {chapter.name} drops the check cell of {label}"
 
 
 def test_every_check_is_used_by_a_chapter():
