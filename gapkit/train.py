@@ -641,38 +641,45 @@ class _BatchedHeads:
         return (new, *[[t[ix].contiguous() for t, ix in zip(group, pick)] for group in others])
 
     def _views(self, X: Any, R: torch.Tensor | None, c: torch.Tensor, rho: torch.Tensor | None) -> tuple:
-        """``(X_text, X_image)``, ``ρ (2, S, L, 1, B)`` or None, and ``c (2, S, L)`` from the accepted layouts."""
-        d = self.d
-        Xs = tuple(X) if isinstance(X, (tuple, list)) else (X[..., :d], X[..., d:])
+        """``X (2·S, B, d)`` (text rows, then image rows), ``ρ (2, S, L, 1, B)`` or None, ``c (2, S, L, 1, 1)``."""
+        S, d = self.S, self.d
+        if isinstance(X, torch.Tensor) and X.dim() == 4:                     # (2, S, B, d): the sweep's buffers
+            X4 = X
+        else:
+            X4 = torch.stack(tuple(X) if isinstance(X, (tuple, list)) else (X[..., :d], X[..., d:]))
         if rho is None and R is not None:
             rho = R.permute(2, 0, 3, 1).unsqueeze(3)
-        c3 = c if c.dim() == 3 else c[:, None, :].expand(2, self.S, self.L)
-        return Xs, rho, c3
+        c3 = c if c.dim() == 3 else c[:, None, :].expand(2, S, self.L)
+        return X4.reshape(2 * S, X4.shape[2], d), rho, c3.reshape(2, S, self.L, 1, 1)
+
+    def _first_layer(self, Xf: torch.Tensor, rho: torch.Tensor | None, delta: torch.Tensor,
+                     c5: torch.Tensor) -> torch.Tensor:
+        """``z = b + Σ_m ρ_m (W_m·x̂_m + c_m W_m·Δ)``: ``(S, L, H, B)``, one batched product for both modalities."""
+        S, L, H, d = self.S, self.L, self.H, self.d
+        B = Xf.shape[1]
+        W1 = self.params[0].view(2 * S, L * H, d)
+        WD = torch.matmul(self.params[0].view(2, S, L * H, d), delta.view(1, S, d, 1)).view(2, S, L, H, 1)
+        Z = _bmm(W1, Xf.transpose(1, 2)).view(2, S, L, H, B) + c5 * WD         # (2, S, L, H, B)
+        if rho is not None:
+            Z = Z * rho
+        return self.params[1].unsqueeze(-1) + Z[0] + Z[1]
 
     def forward(self, X: Any, R: torch.Tensor | None, delta: torch.Tensor, c: torch.Tensor, *,
                 rho: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(S, L, B, K)`` of every head.
 
         ``X (S, B, 2d)``: unshifted unit rows ``[t̂, v̂]`` of each seed's batch (or the pair
-        ``(t̂, v̂)`` of ``(S, B, d)`` tensors);
+        ``(t̂, v̂)`` of ``(S, B, d)`` tensors, or one ``(2, S, B, d)`` tensor);
         ``R (S, B, 2, L)``: ``1/‖x̂ + c_mΔ_s‖`` per row, modality and λ (:func:`_inv_norms`;
         ``None`` without re-normalisation), or the same numbers as ``rho (2, S, L, 1, B)``;
         ``c (2, L)``: +λ/2 (text), −λ/2 (image), or ``(2, S, L)`` when each seed's heads
         have their own λ (the compacted working set of a sweep).
         The first layer computes ``(W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, which is
-        ``W·normalise(x̂ + cΔ)`` without ever forming the shifted rows.
+        ``W·normalise(x̂ + cΔ)`` without ever forming the shifted rows; both modalities (and all
+        seeds) are one batched matrix product.
         """
-        S, L, H, d = self.S, self.L, self.H, self.d
-        Xs, rho, c3 = self._views(X, R, c, rho)
-        W1 = self.params[0].view(2, S, L * H, d)
-        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta)              # W·Δ per head
-        pre = self.params[1][..., None]                                          # b1: (S, L, H, 1)
-        for m in range(2):
-            Z = torch.bmm(W1[m], Xs[m].transpose(1, 2))                          # batched over seeds: (S, L·H, B)
-            Z = Z.view(S, L, H, -1) + c3[m][:, :, None, None] * WD[m][..., None]
-            if rho is not None:
-                Z = Z * rho[m]                                                   # (S, L, 1, B)
-            pre = pre + Z                                                        # (S, L, H, B)
+        Xf, rho, c5 = self._views(X, R, c, rho)
+        pre = self._first_layer(Xf, rho, delta, c5)                              # (S, L, H, B)
         if self.head == "mlp":
             pre = torch.matmul(self.params[2], torch.relu(pre)) + self.params[3][..., None]   # (S, L, K, B)
         return pre.transpose(2, 3)
@@ -687,23 +694,13 @@ class _BatchedHeads:
         ``∂/∂W_m = Σ_b g_b ρ_mb x̂_mb + c_m (Σ_b g_b ρ_mb) Δ``, ``∂/∂b = Σ_b g_b``,
         with ``g = ∂loss/∂z``, in closed form: the same quantities autograd computes for
         :meth:`forward` + :func:`_batched_loss` (tested), without building a graph.
-        ``X``, ``R``/``rho`` and ``c`` take the layouts of :meth:`forward`.
+        ``X``, ``R``/``rho`` and ``c`` take the layouts of :meth:`forward`; each direction is one
+        batched matrix product over (modality, seed).
         """
         S, L, K, d = self.S, self.L, self.H, self.d
-        Xs, rho, c3 = self._views(X, R, c, rho)
-        B = Xs[0].shape[1]
-        # broadcast views made once per call (each indexing op costs dispatch time on a GPU)
-        c4 = c3.reshape(2, S, L, 1, 1)                                           # c_m over (S, L, K, ·)
-        rho = [None, None] if rho is None else rho                               # (2, S, L, 1, B)
-        delta4 = delta.view(S, 1, 1, d)
-        W1 = self.params[0].view(2, S, L * K, d)
-        WD = torch.einsum("mslhd,sd->mslh", self.params[0], delta).unsqueeze(-1)  # (2, S, L, K, 1)
-        z = self.params[1].unsqueeze(-1)                                         # (S, L, K, 1)
-        for m in range(2):
-            Z = torch.bmm(W1[m], Xs[m].transpose(1, 2)).view(S, L, K, B).add_(c4[m] * WD[m])
-            if rho[m] is not None:
-                Z.mul_(rho[m])
-            z = z + Z                                                            # (S, L, K, B)
+        Xf, rho, c5 = self._views(X, R, c, rho)
+        B = Xf.shape[1]
+        z = self._first_layer(Xf, rho, delta, c5)                                # (S, L, K, B)
         if task == "multiclass":
             onehot = F.one_hot(y, K).to(z.dtype).transpose(1, 2)[:, None]        # (S, 1, K, B)
             w = torch.gather(weights, 1, y)[:, None, None, :]                    # (S, 1, 1, B)
@@ -714,12 +711,33 @@ class _BatchedHeads:
             g = ((1 + (pw - 1) * t) * torch.sigmoid(z) - pw * t) / (B * K)
         if mask is not None:
             g = g * mask.view(S, L, 1, 1)
+        G = g.expand(2, S, L, K, B) if rho is None else g * rho                  # (2, S, L, K, B): g·ρ_m
         gW = torch.empty_like(self.params[0])                                    # (2, S, L, K, d)
-        for m in range(2):
-            Gm = g if rho[m] is None else g * rho[m]
-            torch.bmm(Gm.reshape(S, L * K, B), Xs[m], out=gW[m].view(S, L * K, d))
-            gW[m].addcmul_((c4[m][..., 0] * Gm.sum(-1)).unsqueeze(-1), delta4)
+        _bmm(G.reshape(2 * S, L * K, B), Xf, out=gW.view(2 * S, L * K, d))
+        gW.addcmul_(c5 * G.sum(-1, keepdim=True), delta.view(1, S, 1, 1, d))
         return [gW, g.sum(-1)]
+
+
+#: CPU threads for the batched sweep's matrix products while a sweep runs (set by _ThreadChoice; everything
+#: else in a step runs on one thread); None: torch's current setting.
+_MM_THREADS: int | None = None
+
+
+def _on_mm_threads(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on ``_MM_THREADS`` threads (a sweep's step is otherwise single-threaded)."""
+    k = _MM_THREADS
+    if k is None or k == 1:
+        return fn(*args, **kwargs)
+    torch.set_num_threads(k)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(1)
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``torch.bmm`` on ``_MM_THREADS`` threads."""
+    return _on_mm_threads(torch.bmm, a, b, out=out)
 
 
 #: which axes of each parameter (W1, b1, W2, b2) are the seed (1) and λ (2) axes; 0 = other
@@ -974,44 +992,74 @@ def _fixed_split(split_column: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _ThreadChoice:
-    """The CPU thread count of a batched sweep: the faster of one thread and the caller's setting.
+    """The CPU threads of a batched sweep: its matrix products and gathers on the faster of one and the caller's count.
 
-    A training step is a few small matrix products over data the gather has just brought into
-    cache; on a machine shared with other jobs, torch's threads can spend more time waiting for
-    each other than they save. The first epoch's full steps alternate between the candidates and
-    are timed; from the second epoch on the faster one is used. Every step gives the same numbers
-    either way (a thread count only splits the work), and the caller's setting is restored at the
-    end (:meth:`restore`). Not used on CUDA or when the caller already uses one thread.
+    A training step is a few small matrix products over rows it gathers from memory, and a dozen
+    elementwise operations on tens of thousands of numbers. On a machine shared with other jobs,
+    torch's threads wait for each other at every parallel operation, for as long as the other job
+    holds the core (measured: the fused AdamW update of 56k numbers took 3.8 ms on two busy
+    threads instead of 24 µs, a gather 15 ms instead of 0.9), so everything but the products and
+    the gather runs on one thread, and those two (:func:`_on_mm_threads`) on the faster of one
+    thread and the caller's setting, which is measured, not guessed: every full step is timed
+    (the first on each count is a warm-up and not counted), each step uses the count with the
+    lower median of its last few steps, and the other count is tried again once the time spent
+    since its last try is ``explore`` times its own step time (so trying costs at most about
+    1/explore of the run, even when the other count is ten times slower), so a change of load
+    during a sweep changes the choice. Every step gives the same
+    numbers on either count (a thread count only splits the work). The caller's setting is
+    restored at the end (:meth:`restore`). Not used on CUDA.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, *, explore: float = 20.0, window: int = 5) -> None:
+        global _MM_THREADS
         self.caller = torch.get_num_threads()
-        self.candidates = [1, self.caller] if device.type == "cpu" and self.caller > 1 else []
+        self.cpu = device.type == "cpu"
+        self.candidates = [1, self.caller] if self.cpu and self.caller > 1 else []
         self.times: dict[int, list[float]] = {k: [] for k in self.candidates}
-        self.chosen: int | None = None if self.candidates else self.caller
+        self.explore, self.window = explore, window
+        self.warm: set[int] = set()
+        self.since = 0.0       # seconds on the chosen count since the other one was last tried
         self.timing: int | None = None
         self.t0 = 0.0
+        if self.cpu:
+            torch.set_num_threads(1)
+            _MM_THREADS = 1
 
-    def before(self, epoch: int, step: int, full_batch: bool) -> None:
+    def best(self) -> int:
+        """The count whose recent steps were fastest (a count not timed yet counts as fastest)."""
+        return min(self.candidates, key=lambda k: float(np.median(self.times[k])) if self.times[k] else -1.0)
+
+    def before(self, full_batch: bool) -> None:
+        """Pick the count for the next step; a full-batch step is timed (partial batches would skew the medians)."""
+        global _MM_THREADS
         self.timing = None
-        if self.chosen is not None:
+        if not self.candidates:
             return
-        if epoch > 0:
-            self.chosen = min(self.candidates, key=lambda k: float(np.median(self.times[k])) if self.times[k]
-                              else math.inf)
-            torch.set_num_threads(self.chosen)
-            return
-        k = self.candidates[step % len(self.candidates)]
-        torch.set_num_threads(k)
-        if full_batch and step >= len(self.candidates):   # the first step of each count warms it up
+        k = self.best()
+        other = next(c for c in self.candidates if c != k)
+        if self.times[other] and self.since >= self.explore * float(np.median(self.times[other])):
+            k, self.since = other, 0.0                      # now and then, try the other count again
+        _MM_THREADS = k
+        if full_batch:
             self.timing, self.t0 = k, time.perf_counter()
 
     def after(self) -> None:
-        if self.timing is not None:
-            self.times[self.timing].append(time.perf_counter() - self.t0)
+        if self.timing is None:
+            return
+        dt = time.perf_counter() - self.t0
+        if self.timing not in self.warm:                    # the first step on a count warms it up
+            self.warm.add(self.timing)
+            return
+        hist = self.times[self.timing]
+        hist.append(dt)
+        del hist[:-self.window]
+        self.since += dt
 
     def restore(self) -> None:
-        torch.set_num_threads(self.caller)
+        global _MM_THREADS
+        _MM_THREADS = None
+        if self.cpu:
+            torch.set_num_threads(self.caller)
 
 
 def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_BatchedHeads") -> None:
@@ -1030,11 +1078,20 @@ def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_Batch
     set_working(seeds_left, lp, real, model, (w.exp_avg, w.exp_avg_sq))
 
 
-def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, task: str, n_out: int,
-                   lams: np.ndarray, seeds: tuple[int, ...], splits: dict, inner: dict, deltas: dict,
-                   head: str, renormalize: bool, progress: bool, *, hidden: int, lr: float, weight_decay: float,
-                   batch_size: int, max_epochs: int, patience: int, val_size: float, device: torch.device,
-                   dtype: str) -> dict[tuple[int, float], dict[str, float]]:
+def _sweep_batched(*args: Any, device: torch.device, **kwargs: Any) -> dict[tuple[int, float], dict[str, float]]:
+    """Every head of a sweep trained at once (see :func:`sweep_lambda`), with the caller's thread setting restored."""
+    threads = _ThreadChoice(device)
+    try:
+        return _sweep_batched_body(*args, device=device, threads=threads, **kwargs)
+    finally:
+        threads.restore()
+
+
+def _sweep_batched_body(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, task: str, n_out: int,
+                        lams: np.ndarray, seeds: tuple[int, ...], splits: dict, inner: dict, deltas: dict,
+                        head: str, renormalize: bool, progress: bool, *, hidden: int, lr: float, weight_decay: float,
+                        batch_size: int, max_epochs: int, patience: int, val_size: float, device: torch.device,
+                        dtype: str, threads: _ThreadChoice) -> dict[tuple[int, float], dict[str, float]]:
     tdt = _torch_dtype(dtype)
     np_dt = np.float64 if tdt == torch.float64 else np.float32
     S, L, d = len(seeds), len(lams), t_hat.shape[1]
@@ -1052,11 +1109,11 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
 
     ydt = torch.long if task == "multiclass" else tdt
 
-    def stack_rows(which: str) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
+    def stack_rows(which: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:   # X (2, S, m, d), P, Y
         idx = row_ids(which)
         ti = torch.as_tensor(idx, device=device)
         P = np.stack([proj[i, k] for k, i in enumerate(idx)])                  # (S, m, 2)
-        return ((src[0][ti], src[1][ti]), torch.as_tensor(P, dtype=tdt, device=device),
+        return (torch.stack([src[0][ti], src[1][ti]]), torch.as_tensor(P, dtype=tdt, device=device),
                 torch.as_tensor(np.stack([ycodes[i] for i in idx]), dtype=ydt, device=device))
 
     fit_ids = torch.as_tensor(row_ids("fit"), device=device)                   # (S, n_fit) rows of `src`
@@ -1106,7 +1163,7 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
         w.c = c[:, lpt]                                                          # (2, S', L')
         w.delta, w.weights, w.fit_ids, w.Yf = delta[spt], weights[spt], fit_ids[spt], Yf[spt]
         Sw, Lw = lp.shape
-        w.Xv, w.Yv = (Xv[0][spt], Xv[1][spt]), Yv[spt]
+        w.Xv, w.Yv = (Xv, Yv) if len(sp) == S else (Xv[:, spt], Yv[spt])
         gather_l = lambda R: None if R is None else torch.gather(  # noqa: E731
             R[spt], 3, lpt[:, None, None, :].expand(-1, R.shape[1], 2, -1))   # (S', m, 2, L')
         w.Rf, w.Rv = gather_l(Rf), gather_l(Rv)
@@ -1127,24 +1184,24 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
     wait = np.zeros((S, L), dtype=int)
     epochs_run = np.zeros((S, L), dtype=int)
 
-    def logits_of(model: _BatchedHeads, X: tuple, R: torch.Tensor | None, dl: torch.Tensor, cc: torch.Tensor):
-        return torch.cat([model.forward((X[0][:, i:i + _CHUNK], X[1][:, i:i + _CHUNK]),
-                                        None if R is None else R[:, i:i + _CHUNK], dl, cc)
-                          for i in range(0, X[0].shape[1], _CHUNK)], dim=2)
+    def logits_of(model: _BatchedHeads, X: torch.Tensor, R: torch.Tensor | None, dl: torch.Tensor, cc: torch.Tensor):
+        return torch.cat([model.forward(X[:, :, i:i + _CHUNK], None if R is None else R[:, i:i + _CHUNK], dl, cc)
+                          for i in range(0, X.shape[2], _CHUNK)], dim=2)
 
-    def batch_rows(order: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The seeds' minibatch rows of both modalities, gathered into reused contiguous buffers."""
+    def gather_rows(flat: torch.Tensor, buf: torch.Tensor) -> None:
+        for m in range(2):
+            torch.index_select(src[m], 0, flat, out=buf[m])
+
+    def batch_rows(order: torch.Tensor, start: int) -> torch.Tensor:
+        """The seeds' minibatch rows of both modalities, gathered into a reused ``(2, S', B, d)`` buffer."""
         rows = order[:, start:start + batch_size]
         Sw, B = rows.shape
         buf = w.bufs.get(B)
         if buf is None:
-            buf = w.bufs[B] = tuple(torch.empty((Sw * B, d), dtype=tdt, device=device) for _ in range(2))
-        flat = rows.reshape(-1)
-        for m in range(2):
-            torch.index_select(src[m], 0, flat, out=buf[m])
-        return buf[0].view(Sw, B, d), buf[1].view(Sw, B, d)
+            buf = w.bufs[B] = torch.empty((2, Sw * B, d), dtype=tdt, device=device)
+        _on_mm_threads(gather_rows, rows.reshape(-1), buf)   # memory-bound: two threads read faster than one
+        return buf.view(2, Sw, B, d)
 
-    threads = _ThreadChoice(device)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(max_epochs), desc=f"λ sweep ({S * L} heads, {device.type})", disable=not progress)
@@ -1160,7 +1217,7 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
                 len(w.sp), n_fit, 2, -1).permute(2, 0, 3, 1).contiguous()          # (2, S', L', n_fit)
             y_e = w.Yf_flat.index_select(0, local).view(len(w.sp), n_fit, *w.Yf.shape[2:])
             for step, start in enumerate(range(0, n_fit, batch_size)):
-                threads.before(epoch, step, start + batch_size <= n_fit)
+                threads.before(start + batch_size <= n_fit)
                 Xb = batch_rows(order, start)
                 rho = None if rho_e is None else rho_e[..., start:start + batch_size].unsqueeze(3)
                 Yb = y_e[:, start:start + batch_size]
@@ -1204,7 +1261,6 @@ def _sweep_batched(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray, tas
             if stopped.any():
                 _shrink_working(w, active, set_working, model)
     finally:
-        threads.restore()
         bar.close()
 
     with torch.no_grad():
