@@ -1027,7 +1027,7 @@ class _ThreadChoice:
 
     def best(self) -> int:
         """The count whose recent steps were fastest (a count not timed yet counts as fastest)."""
-        return min(self.candidates, key=lambda k: float(np.median(self.times[k])) if self.times[k] else -1.0)
+        return min(self.candidates, key=lambda k: _median(self.times[k]) if self.times[k] else -1.0)
 
     def before(self, full_batch: bool) -> None:
         """Pick the count for the next step; a full-batch step is timed (partial batches would skew the medians)."""
@@ -1037,7 +1037,7 @@ class _ThreadChoice:
             return
         k = self.best()
         other = next(c for c in self.candidates if c != k)
-        if self.times[other] and self.since >= self.explore * float(np.median(self.times[other])):
+        if self.times[other] and self.since >= self.explore * _median(self.times[other]):
             k, self.since = other, 0.0                      # now and then, try the other count again
         _MM_THREADS = k
         if full_batch:
@@ -1060,6 +1060,10 @@ class _ThreadChoice:
         _MM_THREADS = None
         if self.cpu:
             torch.set_num_threads(self.caller)
+
+
+def _median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
 
 
 def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_BatchedHeads") -> None:
@@ -1111,9 +1115,12 @@ def _sweep_batched_body(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray
 
     def stack_rows(which: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:   # X (2, S, m, d), P, Y
         idx = row_ids(which)
-        ti = torch.as_tensor(idx, device=device)
+        flat = torch.as_tensor(idx.reshape(-1), device=device)
+        X = torch.empty((2, flat.numel(), d), dtype=tdt, device=device)
+        for m in range(2):
+            torch.index_select(src[m], 0, flat, out=X[m])                       # one copy, in its final layout
         P = np.stack([proj[i, k] for k, i in enumerate(idx)])                  # (S, m, 2)
-        return (torch.stack([src[0][ti], src[1][ti]]), torch.as_tensor(P, dtype=tdt, device=device),
+        return (X.view(2, S, idx.shape[1], d), torch.as_tensor(P, dtype=tdt, device=device),
                 torch.as_tensor(np.stack([ycodes[i] for i in idx]), dtype=ydt, device=device))
 
     fit_ids = torch.as_tensor(row_ids("fit"), device=device)                   # (S, n_fit) rows of `src`
@@ -1214,7 +1221,7 @@ def _sweep_batched_body(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray
             local = (perms + w.offsets).reshape(-1)
             # this epoch's ρ and labels laid out in minibatch order: a step slices them instead of gathering
             rho_e = None if w.Rf_flat is None else w.Rf_flat.index_select(0, local).view(
-                len(w.sp), n_fit, 2, -1).permute(2, 0, 3, 1).contiguous()          # (2, S', L', n_fit)
+                len(w.sp), n_fit, 2, -1).permute(2, 0, 3, 1)                       # (2, S', L', n_fit) view
             y_e = w.Yf_flat.index_select(0, local).view(len(w.sp), n_fit, *w.Yf.shape[2:])
             for step, start in enumerate(range(0, n_fit, batch_size)):
                 threads.before(start + batch_size <= n_fit)

@@ -291,3 +291,110 @@ def test_adamw_update_matches_torch_optim(fused):
         assert _adamw_update(ours, grads, m, v, steps, lr=3e-3, weight_decay=0.01, fused=fused) == fused
         for a, b in zip(ours, ref):
             torch.testing.assert_close(a, b, atol=1e-14, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- issue 17: the fast batched sweep
+
+
+def _spy_take(monkeypatch):
+    """Record the (seeds, λ) shape of every working set the batched sweep shrinks to."""
+    from gapkit.train import _BatchedHeads
+
+    shapes = []
+    orig = _BatchedHeads.take
+
+    def take(self, seeds, lams, *others):
+        shapes.append(tuple(lams.shape))
+        return orig(self, seeds, lams, *others)
+
+    monkeypatch.setattr(_BatchedHeads, "take", take)
+    return shapes
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_stopped_heads_leave_the_working_set(monkeypatch, head):
+    # weak signal, high lr, patience 2: heads stop at different epochs; a seed whose heads all stopped
+    # leaves the batch and the λ axis shrinks to the widest seed, and every head's numbers stay those of
+    # training it alone
+    shapes = _spy_take(monkeypatch)
+    img, txt, y = labelled_pairs(n=300, d=24, signal=0.3, seed=3)
+    kw = dict(lams=[0.0, 0.25, 0.5, 0.75, 1.0], seeds=(42, 43, 44), head=head, device="cpu", max_epochs=100,
+              batch_size=64, lr=3e-2, patience=2, progress=False, dtype="float64")
+    res = sweep_lambda(img, txt, y, **kw)
+    assert res.training.epochs.nunique() > 2 and (res.training.epochs < 100).all()
+    assert shapes, "no head ever left the working set"
+    assert all(s <= 3 and l <= 5 for s, l in shapes) and (min(s for s, _ in shapes) < 3 or
+                                                           min(l for _, l in shapes) < 5)
+    assert shapes == sorted(shapes, key=lambda sl: sl[0] * sl[1], reverse=True)   # it only ever shrinks
+    ref = sweep_lambda(img, txt, y, batched=False, **kw)
+    pd.testing.assert_frame_equal(res.table, ref.table, atol=1e-9, rtol=0)
+    pd.testing.assert_frame_equal(res.training, ref.training, atol=1e-9, rtol=0)
+
+
+def test_thread_choice_gives_the_same_numbers_and_restores_the_callers_setting(monkeypatch):
+    import gapkit.train as T
+
+    img, txt, y = labelled_pairs(n=400, d=16)
+    kw = dict(lams=[0.0, 0.5, 1.0], seeds=(42, 43), device="cpu", max_epochs=8, batch_size=32, progress=False)
+    one = sweep_lambda(img, txt, y, **kw)                  # the fixture runs tests on one thread: nothing to choose
+    torch.set_num_threads(2)
+    used = []
+    orig = T._ThreadChoice.before
+
+    def before(self, full_batch):
+        orig(self, full_batch)
+        used.append(T._MM_THREADS)
+
+    monkeypatch.setattr(T._ThreadChoice, "before", before)
+    two = sweep_lambda(img, txt, y, **kw)
+    assert torch.get_num_threads() == 2                    # the caller's setting is back
+    assert T._MM_THREADS is None
+    assert set(used) == {1, 2}                             # both counts were tried
+    pd.testing.assert_frame_equal(two.table, one.table, atol=1e-6, rtol=0)
+    pd.testing.assert_frame_equal(two.training, one.training)
+    # a failing sweep restores it too
+    with pytest.raises(ValueError):
+        sweep_lambda(img, txt, y[:-1], **kw)
+    assert torch.get_num_threads() == 2
+
+
+def test_thread_choice_follows_the_step_times():
+    from gapkit.train import _ThreadChoice
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        tc = _ThreadChoice(torch.device("cpu"), explore=20.0, window=3)
+        assert torch.get_num_threads() == 1                # everything but products and gathers: one thread
+        fake = {1: 3e-3, 2: 1e-3}                           # two threads three times faster ...
+        picks = []
+        for step in range(160):
+            if step == 100:
+                fake = {1: 3e-3, 2: 30e-3}                  # ... until the machine gets busy
+            tc.before(True)
+            k = tc.timing
+            picks.append(k)
+            tc.t0 -= fake[k]                                # pretend the step took fake[k] seconds
+            tc.after()
+        assert picks[:4] == [1, 1, 2, 2]                    # a warm-up and a timed step on each count
+        # the faster count wins; the other is retried once 20x its step time has passed (0.06 s = 60 steps)
+        assert picks[4:100].count(1) == 1
+        assert picks[104:] == [1] * 56                      # the choice follows the change within three steps
+        tc.restore()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_cuda_matches_cpu_linear_with_early_stopping(task):
+    img, txt, y = labelled_pairs(n=300, d=24, signal=0.3, seed=3, task=task)
+    kw = dict(lams=[0.0, 0.5, 1.0], seeds=(42, 43), head="linear", dtype="float64", max_epochs=60, batch_size=64,
+              lr=3e-2, patience=2, progress=False)
+    gpu = sweep_lambda(img, txt, y, device="cuda", **kw)
+    cpu = sweep_lambda(img, txt, y, device="cpu", **kw)
+    assert gpu.device.startswith("cuda")
+    pd.testing.assert_frame_equal(gpu.table, cpu.table, atol=1e-6, rtol=0)
+    pd.testing.assert_frame_equal(gpu.training, cpu.training, atol=1e-6, rtol=0)
