@@ -230,7 +230,8 @@ def run(image: np.ndarray, text: np.ndarray, single_pass: bool) -> tuple[int, di
         cases = [c for c in cases if c[0] in SINGLE_PASS or c[0].startswith("peer:")]
 
     tracemalloc.start()
-    header = f"| {'metric':<27} | {'n':>9} | {'d':>4} | {'seconds':>8} | {'x floor':>7} | {'tracemalloc peak MiB':>20} " \
+    header = f"| {'metric':<27} | {'n':>9} | {'d':>4} | {'seconds':>8} | {'x floor':>7} " \
+             f"| {'tracemalloc peak MiB':>20} " \
              f"| {'max RSS growth MiB':>18} | {'value':>10} | notes"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:]))

@@ -80,7 +80,8 @@ def main() -> None:
     fast, t_fast, c_fast = timed(True)
     ep = fast.training.epochs
     n_train = len(next(iter(fast.splits.values()))[0])
-    steps_per_epoch = math.ceil((n_train - math.ceil(0.1 * n_train)) / 512)   # fit rows (90 % of train), batch 512 (the protocol)
+    # fit rows: 90 % of the training split (the rest validates); batch 512, the protocol's
+    steps_per_epoch = math.ceil((n_train - math.ceil(0.1 * n_train)) / 512)
     batched_steps = int(ep.max()) * steps_per_epoch                        # the batched loop runs to the last head
     print(f"batched sweep     : {t_fast:8.2f} s wall, {c_fast:8.2f} s CPU   (epochs per head: min {ep.min()}, "
           f"median {int(ep.median())}, max {ep.max()}); {batched_steps:,} steps, "
@@ -93,7 +94,8 @@ def main() -> None:
     head_steps = int(slow.training.epochs.sum()) * steps_per_epoch
     print(f"one head at a time: {t_slow:8.2f} s wall, {c_slow:8.2f} s CPU   ({head_steps:,} steps, "
           f"{1e3 * t_slow / head_steps:.3f} ms per step of one head)")
-    print(f"speed-up          : {t_slow / t_fast:8.1f} x wall, {c_slow / c_fast:6.1f} x CPU time  (goal: >= 30 x on CPU)")
+    print(f"speed-up          : {t_slow / t_fast:8.1f} x wall, {c_slow / c_fast:6.1f} x CPU time  "
+          "(goal: >= 30 x on CPU)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     diff = np.abs(fast.table.value.to_numpy() - slow.table.value.to_numpy())
     same_epochs = (fast.training.epochs.to_numpy() == slow.training.epochs.to_numpy()).mean()

@@ -53,28 +53,37 @@ Two implementations of the same protocol:
   (``nn.Sequential`` + ``torch.optim.AdamW``). It is the reference.
 - :func:`sweep_lambda` trains *every* (λ, seed) head of a sweep at once as one
   batched model. Parameters are stacked along (seed, λ) axes; each step runs
-  one ``torch.bmm`` over seeds per modality and layer. The λ-shift is folded
+  one ``torch.bmm`` over (modality, seed) per layer and direction. The λ-shift is folded
   into the first layer, ``W·normalise(x̂ + cΔ) = (W·x̂ + c·W·Δ) / ‖x̂ + cΔ‖``, so
   the shifted features are never materialised per head and all λ of a seed
   share one minibatch read. The loss is the sum over heads of each head's own
   mean loss and AdamW runs elementwise, so every head follows exactly the
   trajectory it would follow alone (same init, same batches, same updates) up
   to floating-point rounding (float64: identical to ~1e-12; float32: metrics
-  within ~1e-6 in the benchmark). Heads that early-stop get zero gradients and
-  keep their best-validation snapshot, which is what they are scored with; they
-  still ride along in the matmuls (and in the one fused AdamW update of all
-  parameters, whose weight decay moves them harmlessly) until the last head
-  stops. The normalisation factors ``1/‖x̂ + cΔ‖`` depend only on the data, Δ
-  and λ, so they are computed once per row before training, and a training
-  step is a handful of kernels: one gather per tensor, two batched matmuls per
-  modality, the loss gradient, one fused AdamW update.
-  The linear head uses closed-form gradients (tested against autograd); the
+  within ~1e-6 in the benchmark). Heads that early-stop keep their
+  best-validation snapshot, which is what they are scored with, and leave the
+  working set: a seed whose heads have all stopped drops out of the batch, and
+  the λ axis shrinks to the largest number of heads a seed still trains (the
+  slots of a seed with fewer repeat one of its heads, masked). The
+  normalisation factors ``1/‖x̂ + cΔ‖`` depend only on the data, Δ and λ, so
+  they are computed once per row before training and laid out once per epoch in
+  minibatch order, with the labels; the unit rows are held once per modality
+  (shared by all seeds), and a training step is a handful of kernels: one
+  gather of the seeds' minibatch rows into a reused buffer, one batched matmul
+  over (modality, seed) per direction, the loss gradient, one fused AdamW
+  update. The linear head uses closed-form gradients (tested against autograd); the
   MLP uses autograd. ``batched=False`` runs the same sweep through
   :func:`train_head`, one head at a time.
 
-Speed notes: the batched sweep is GPU-friendly (``device="cuda"``); on a CPU
-shared with other jobs, ``torch.set_num_threads(1)`` can be much faster than
-oversubscribed threads. ``benchmarks/bench_sweep.py`` times both paths.
+Speed notes: the batched sweep is GPU-friendly (``device="cuda"``). On a CPU it
+runs everything on one thread except the matmuls and the gather, which use the
+faster of one thread and the caller's ``torch.get_num_threads()``, measured
+during the sweep (on a machine shared with other jobs, threads that wait for
+each other can make a step ten times slower); the caller's setting is restored.
+A step costs the same matrix products as all its heads' steps one at a time
+(``4·S·L·d·B`` multiply-adds for the linear head), so the speed-up over
+``batched=False`` is bounded by how slow the one-head loop is per step, not by
+the batched code: ``benchmarks/bench_sweep.py`` times both paths.
 """
 
 from __future__ import annotations
@@ -659,10 +668,10 @@ class _BatchedHeads:
         B = Xf.shape[1]
         W1 = self.params[0].view(2 * S, L * H, d)
         WD = torch.matmul(self.params[0].view(2, S, L * H, d), delta.view(1, S, d, 1)).view(2, S, L, H, 1)
-        Z = _bmm(W1, Xf.transpose(1, 2)).view(2, S, L, H, B) + c5 * WD         # (2, S, L, H, B)
+        Z = _bmm(W1, Xf.transpose(1, 2)).view(2, S, L, H, B).add_(c5 * WD)     # (2, S, L, H, B)
         if rho is not None:
-            Z = Z * rho
-        return self.params[1].unsqueeze(-1) + Z[0] + Z[1]
+            Z.mul_(rho)
+        return torch.add(Z[0], Z[1]).add_(self.params[1].unsqueeze(-1))
 
     def forward(self, X: Any, R: torch.Tensor | None, delta: torch.Tensor, c: torch.Tensor, *,
                 rho: torch.Tensor | None = None) -> torch.Tensor:
