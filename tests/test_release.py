@@ -108,13 +108,13 @@ def test_release_publishes_the_site_and_a_tag_that_installs_gapkit(repo, bare, e
 
     # the published branch: exactly _build/html plus .nojekyll
     files = set(git(bare, "ls-tree", "-r", "--name-only", branch, env=env).splitlines())
-    notebooks = {f"notebooks/{c.stem}.ipynb" for c in _common.notebook_chapters(repo)}
+    notebooks = {f"notebooks/{sub}{c.stem}.ipynb" for c in _common.notebook_chapters(repo) for sub in ("", "student/")}
     assert files == set(FAKE_SITE) | notebooks | {".nojekyll"}
     assert git(bare, "show", f"{branch}:index.html", env=env) + "\n" == FAKE_SITE["index.html"]
 
     # every badge's path exists in that branch and holds a plain notebook
-    for chapter in _common.notebook_chapters(repo):
-        url = _common.colab_url(cfg, chapter)
+    for chapter, student in ((c, s) for c in _common.notebook_chapters(repo) for s in (False, True)):
+        url = _common.colab_url(cfg, chapter, student=student)
         prefix = f"https://colab.research.google.com/github/{_common.repo_slug(cfg)}/blob/{branch}/"
         assert url.startswith(prefix)
         nb = nbformat.reads(git(bare, "show", f"{branch}:{url.removeprefix(prefix)}", env=env), as_version=4)
