@@ -11,14 +11,6 @@ from . import _compare, register
 GAP_TOL = 1e-5  # in chapter 4 the inductive and transductive test gaps differ by about 0.001
 
 
-def _table(answer: Any, rows: tuple[str, ...], columns: tuple[str, ...]) -> list[str]:
-    problems = _compare.entries("the table", answer, list(rows))
-    missing = [c for c in columns if c not in getattr(answer, "columns", [])]
-    if missing:
-        problems.append(f"the table has no column {', '.join(map(repr, missing))}")
-    return problems
-
-
 def _measure(shift: Any, test: tuple[Any, Any], prompts: Any, labels: Any) -> dict[str, float]:
     """Test centroid gap, cone strengths and zero-shot accuracy after a fitted shift."""
     from .. import geometry
@@ -50,7 +42,7 @@ def lambda_transductive(answer: Any, *, train: tuple[Any, Any], test: tuple[Any,
     ``LambdaShift(1.0)`` fitted on the training pairs, or on training and test pairs together."""
     from ..shift import LambdaShift
 
-    problems = _table(answer, ("inductive", "transductive"), ("gap", "accuracy"))
+    problems = _compare.table(answer, ("inductive", "transductive"), ("gap", "accuracy"))
     if problems:
         return problems
     both = (np.vstack([train[0], test[0]]), np.vstack([train[1], test[1]]))
@@ -66,7 +58,7 @@ def lambda_centering(answer: Any, *, train: tuple[Any, Any], test: tuple[Any, An
     ``gap``, ``R_image``, ``R_text`` and ``accuracy`` on the test pairs, both fitted on the training pairs."""
     from ..shift import LambdaShift, MeanCentering
 
-    problems = _table(answer, ("lambda_shift", "mean_centering"), ("gap", "R_image", "R_text", "accuracy"))
+    problems = _compare.table(answer, ("lambda_shift", "mean_centering"), ("gap", "R_image", "R_text", "accuracy"))
     if problems:
         return problems
     want = {"lambda_shift": _measure(LambdaShift(1.0).fit(*train), test, prompts, labels),

@@ -16,14 +16,6 @@ SWAP_RECIPES = {"fixed": {"temperature": 0.01, "modality_swap": 0.0},
 SWAP_COLUMNS = ("centroid", "relative_distribution", "top1")
 
 
-def _table(answer: Any, rows: tuple[str, ...], columns: tuple[str, ...]) -> list[str]:
-    problems = _compare.entries("the table", answer, list(rows))
-    missing = [c for c in columns if c not in getattr(answer, "columns", [])]
-    if missing:
-        problems.append(f"the table has no column {', '.join(map(repr, missing))}")
-    return problems
-
-
 @register("ex-centroid-shuffle")
 def centroid_shuffle(answer: Any, *, image: Any, text: Any, perm: Any, seed: int) -> list[str]:
     """``answer``: a table (DataFrame) indexed by ``"pairs"`` and ``"shuffled"`` with columns ``centroid``,
@@ -31,7 +23,7 @@ def centroid_shuffle(answer: Any, *, image: Any, text: Any, perm: Any, seed: int
     and ``mmd`` (``mmd(..., seed=seed)``), for ``image`` with ``text`` and with ``text[perm]``."""
     from .. import geometry
 
-    problems = _table(answer, SHUFFLE_ROWS, SHUFFLE_COLUMNS)
+    problems = _compare.table(answer, SHUFFLE_ROWS, SHUFFLE_COLUMNS)
     t = np.asarray(text)
     p = np.asarray(perm)
     if p.shape != (len(t),) or not np.array_equal(np.sort(p), np.arange(len(t))):
@@ -64,7 +56,7 @@ def centroid_swap(answer: Any, *, models: Mapping[str, Any], images: Any, texts:
     from ..cone import embed_pairs
     from ..contrastive import retrieval_accuracy
 
-    problems = _table(answer, tuple(SWAP_RECIPES), SWAP_COLUMNS) + _compare.entries("models", models,
+    problems = _compare.table(answer, tuple(SWAP_RECIPES), SWAP_COLUMNS) + _compare.entries("models", models,
                                                                                    list(SWAP_RECIPES))
     if problems:
         return problems

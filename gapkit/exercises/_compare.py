@@ -55,3 +55,13 @@ def entries(name: str, got: Any, keys: list[Any]) -> list[str]:
     if extra:
         out.append(f"{name} has entries the exercise does not ask for: {', '.join(map(repr, extra))}")
     return out
+
+
+def table(answer: Any, rows: list[Any] | tuple[Any, ...], columns: list[str] | tuple[str, ...],
+          name: str = "the table") -> list[str]:
+    """Problems with a table (DataFrame) that must hold exactly ``rows`` and at least ``columns``."""
+    problems = entries(name, answer, list(rows))
+    missing = [c for c in columns if c not in getattr(answer, "columns", [])]
+    if missing:
+        problems.append(f"{name} has no column {', '.join(map(repr, missing))}")
+    return problems
