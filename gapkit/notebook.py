@@ -66,6 +66,8 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"glue needs a non-empty string name, got {name!r}")
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # np.float64(0.21) would reach the page as its repr, which {glue:text} cannot format
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -72,3 +72,14 @@ def test_claim_warns_instead_where_myst_nb_is_absent(no_myst_nb, monkeypatch):
     monkeypatch.setenv("GAPKIT_STRICT_CLAIMS", "1")
     with pytest.raises(ClaimError):
         claim("the gap grows", False)
+
+
+def test_numpy_scalars_reach_myst_nb_as_python_numbers(monkeypatch):
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append(value)
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    glue("c", np.float64(0.21), display=False)
+    glue("n", np.int64(3), display=False)
+    glue("a", np.arange(3), display=False)  # arrays are left alone
+    assert [type(v) for v in calls] == [float, int, np.ndarray] and repr(calls[0]) == "0.21"
