@@ -38,7 +38,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ._validation import SEED, Integral, Interval, as_matrix, check_param, l2_normalize, validate_params
+from ._validation import SEED, Integral, Interval, Real, as_matrix, check_param, l2_normalize, validate_params
 from .geometry import mean_pairwise_cosine, mean_resultant_length
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "gaussian_inputs",
     "mlp_cone",
     "cone_axis",
+    "ConeCap",
+    "cone_cap",
     "axis_cosines",
     "mlp_axis_cosines",
     "embed_pairs",
@@ -115,7 +117,12 @@ class RandomMLP:
 
     @property
     def width(self) -> int:
-        """Output dimension."""
+        """Units per hidden layer (the output dimension too, unless built with ``out_dim``)."""
+        return int(self.weights[0].shape[0])
+
+    @property
+    def out_dim(self) -> int:
+        """Output dimension (of the last, linear layer)."""
         return int(self.weights[-1].shape[0])
 
     @property
@@ -149,7 +156,7 @@ class RandomMLP:
         return outs
 
     def __call__(self, x: Any) -> np.ndarray:
-        """The network's output ``z_depth`` on ``x`` (shape ``(n, width)``)."""
+        """The network's output ``z_depth`` on ``x`` (shape ``(n, out_dim)``)."""
         return self.layer_outputs(x)[-1]
 
     def with_activation(self, activation: str | None) -> "RandomMLP":
@@ -188,6 +195,7 @@ def random_mlp(
     seed: int = 0,
     in_dim: int | None = None,
     *,
+    out_dim: int | None = None,
     dtype: Any = np.float32,
 ) -> RandomMLP:
     """A random MLP with weights and biases ~ ``N(0, 1/width)``, Liang 2022's setting. Chapter 1.
@@ -207,6 +215,10 @@ def random_mlp(
         the first ``l`` layers do not depend on ``depth``.
     in_dim : int, optional
         Input dimension (default ``width``).
+    out_dim : int, optional
+        Output dimension of the last (linear) layer, the projection head (default ``width``).
+        Its entries keep the standard deviation ``1/sqrt(width)``; chapter 1 uses ``out_dim=3``
+        to draw two towers' cones on the ordinary sphere.
     dtype : numpy dtype
         Parameter dtype (float32 by default).
 
@@ -220,14 +232,18 @@ def random_mlp(
     if width < 1:
         raise ValueError(f"width must be at least 1, got {width}.")
     in_dim = width if in_dim is None else int(in_dim)
+    out_dim = width if out_dim is None else int(out_dim)
+    if in_dim < 1 or out_dim < 1:
+        raise ValueError(f"in_dim and out_dim must be at least 1, got {in_dim} and {out_dim}.")
     name = _activation_name(activation)
     rng = np.random.default_rng(seed)
     std = 1.0 / np.sqrt(width)
     weights, biases = [], []
     fan_in = in_dim
-    for _ in range(depth):
-        weights.append((rng.standard_normal((width, fan_in)) * std).astype(dtype))
-        biases.append((rng.standard_normal(width) * std).astype(dtype))
+    for layer in range(depth):
+        units = out_dim if layer == depth - 1 else width
+        weights.append((rng.standard_normal((units, fan_in)) * std).astype(dtype))
+        biases.append((rng.standard_normal(units) * std).astype(dtype))
         fan_in = width
     return RandomMLP(tuple(weights), tuple(biases), activation=name, seed=int(seed))
 
@@ -321,6 +337,49 @@ def cone_axis(x: Any) -> np.ndarray:
     if norm == 0.0:
         raise ValueError("x: the normalised rows sum to zero, so the cone has no axis.")
     return m / norm
+
+
+@dataclass(frozen=True)
+class ConeCap:
+    """The spherical cap that holds a cone: its axis and angular radius (:func:`cone_cap`)."""
+
+    axis: np.ndarray
+    #: angle from the axis, in degrees, within which ``coverage`` of the rows lie
+    radius_deg: float
+    coverage: float
+
+    def angle_to(self, other: "ConeCap") -> float:
+        """Angle between the two axes, in degrees."""
+        return float(np.degrees(np.arccos(np.clip(float(self.axis @ other.axis), -1.0, 1.0))))
+
+    def overlaps(self, other: "ConeCap") -> bool:
+        """Whether the two caps share points: the axes are closer than the two radii together."""
+        return self.angle_to(other) < self.radius_deg + other.radius_deg
+
+
+@validate_params({"coverage": [Interval(Real, 0, 1, closed="right")]})
+def cone_cap(x: Any, coverage: float = 0.9) -> ConeCap:
+    """The cap around the cone's axis that holds a fraction ``coverage`` of the rows. Chapter 1.
+
+    The radius is the ``coverage`` quantile of the angles ``arccos(x̂_i · axis)`` between each
+    normalised row and :func:`cone_axis`. Two caps that do not overlap (:meth:`ConeCap.overlaps`)
+    hold two clouds with no point of either in the other's cap.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, d)
+    coverage : float in (0, 1]
+        1 gives the smallest cap around the axis that holds every row.
+
+    Returns
+    -------
+    ConeCap
+    """
+    arr = as_matrix(x, name="x")
+    axis = cone_axis(arr)
+    cos = np.clip(l2_normalize(arr, dtype=np.float64) @ axis, -1.0, 1.0)
+    radius = float(np.degrees(np.quantile(np.arccos(cos), coverage)))
+    return ConeCap(axis=axis, radius_deg=radius, coverage=float(coverage))
 
 
 def axis_cosines(embeddings: Mapping[Hashable, Any] | Sequence[Any]) -> Any:

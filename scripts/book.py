@@ -132,6 +132,10 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
             record.update(exe.metadata.get("gapbook", {}))
             record.update(profile_from_outputs(exe))
             record["figures"] = count_figures(exe)
+            audit = figure_audit_faults(exe)
+            if record["result"] == "ok" and audit:
+                record["result"] = "error"
+                record["error"] = audit[0] + (f" (and {len(audit) - 1} more)" if len(audit) > 1 else "")
             if record["result"] == "ok" and record["figures"] == 0:
                 record["result"] = "error"
                 record["error"] = ("no figure in the executed chapter: every chapter shows at least one "
@@ -139,6 +143,22 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
             if record["result"] == "ok":
                 atomic_write_text(out, nbformat.writes(exe))
     return record
+
+
+def figure_audit_faults(nb) -> list[str]:
+    """The ``FigureAuditWarning`` lines of an executed notebook (``gapkit.plotting.use_style``), as
+    ``cell N: FigureAuditWarning: ...``: a figure with a hidden line, fractional ticks on an integer
+    axis or blended bands fails the build like a cell that raises."""
+    found = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            text = text if isinstance(text, str) else "".join(text)
+            for line in text.splitlines():
+                if "FigureAuditWarning:" in line:
+                    msg = line[line.index("FigureAuditWarning:"):].strip()
+                    found.append(f"cell {cell.get('execution_count')}: {msg}")
+    return found
 
 
 def count_figures(nb) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gapkit import cone
 from gapkit.geometry import mean_pairwise_cosine, mean_resultant_length
@@ -182,3 +183,34 @@ def test_embed_pairs_embeds_each_text_once():
     assert img.shape == (5, 2)
     with pytest.raises(ValueError, match="pair"):
         cone.embed_pairs(enc, images, texts[:4])
+
+
+def test_out_dim_changes_only_the_last_layer():
+    full = cone.random_mlp(4, 32, "relu", seed=3)
+    head = cone.random_mlp(4, 32, "relu", seed=3, out_dim=3)
+    assert head.width == 32 and head.out_dim == 3 and full.out_dim == 32
+    for a, b in zip(full.weights[:-1], head.weights[:-1]):  # layers drawn in order: same hidden layers
+        np.testing.assert_array_equal(a, b)
+    x = cone.gaussian_inputs(50, 32, seed=0)
+    assert head(x).shape == (50, 3)
+    np.testing.assert_allclose(head.to_torch()(torch.from_numpy(x)).detach().numpy(), head(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="out_dim must be at least 1"):
+        cone.random_mlp(2, 8, out_dim=0)
+
+
+def test_cone_cap_of_a_known_cap():
+    # rows at exactly 10, 20, ..., 90 degrees from the north pole, spread in azimuth so the axis is the pole
+    angles = np.radians(np.repeat(np.arange(10, 100, 10), 4))
+    phi = np.tile(np.radians([0, 90, 180, 270]), 9)
+    x = np.column_stack([np.sin(angles) * np.cos(phi), np.sin(angles) * np.sin(phi), np.cos(angles)])
+    cap = cone.cone_cap(x, coverage=1.0)
+    np.testing.assert_allclose(cap.axis, [0, 0, 1], atol=1e-12)
+    assert cap.radius_deg == pytest.approx(90.0)
+    assert cone.cone_cap(x, coverage=0.5).radius_deg == pytest.approx(50.0)
+    south = cone.cone_cap(-x[angles < np.radians(35)], coverage=1.0)  # 30 degrees around the south pole
+    assert cap.angle_to(south) == pytest.approx(180.0)
+    assert south.radius_deg == pytest.approx(30.0)
+    assert not cap.overlaps(south)  # 90 + 30 degrees < 180 degrees between the axes
+    assert cap.overlaps(cap)
+    with pytest.raises(ValueError, match="coverage"):
+        cone.cone_cap(x, coverage=0.0)
