@@ -62,6 +62,7 @@ CELL_TIMEOUT_S = 600  # a cell that runs longer fails the build instead of hangi
 PUBLISHED_NOTEBOOKS = SITE / "_extra" / "notebooks"  # published as notebooks/<chapter>.ipynb beside the HTML
 STUDENT_MARKER = "<!-- gapbook: student-notebooks -->"  # where the course page lists the student notebooks
 SLIDES_MARKER = "<!-- gapbook: slides -->"  # ... and the session slides (scripts/slides.py)
+from live_timings import MARKER as LIVE_MARKER  # noqa: E402  (... and how long its run-live cells take)
 
 
 def cmd_colab_cell(args: argparse.Namespace) -> int:
@@ -212,7 +213,19 @@ def stage_static(cfg: dict[str, Any]) -> None:
                 from slides import slide_links
 
                 text = text.replace(SLIDES_MARKER, slide_links())
+            if LIVE_MARKER in text:
+                text = text.replace(LIVE_MARKER, live_timing_table())
             atomic_write_text(dest, text)
+
+
+def live_timing_table() -> str:
+    """The course page's table of ``run-live`` cells and their times (``scripts/live_timings.py``)."""
+    from live_timings import timing_table
+    from slides import sessions
+
+    status = BUILD / "status.json"
+    profile = json.loads(status.read_text()).get("profile") if status.exists() else None
+    return timing_table(sessions(), profile=profile)
 
 
 def student_notebook_table(cfg: dict[str, Any]) -> str:

@@ -6,8 +6,10 @@ Subcommands
 env     build the simulated runtime ``_build/colab-env`` (Colab's package versions, the table in
         ``scripts/colab_sim/versions.py``; torch/torchvision linked from ``.venv``) and check it
 hub     write the Hub stand-ins (random-weight checkpoints, dataset copies) to ``_build/colab-sim/hub``
-run     build the runtime and the stand-ins if needed, then execute every published notebook (``_build/site/_extra/notebooks/*.ipynb``, what the Colab
-        badges open) in a fresh simulated runtime each; a failure prints
+run     build the runtime and the stand-ins if needed, then execute every published notebook
+        (``_build/site/_extra/notebooks/*.ipynb``, what the Colab badges open) and then every student
+        copy (``notebooks/student/*.ipynb``) up to its first exercise stub, where Colab's Run all stops,
+        each in a fresh simulated runtime; a failure prints
         ``[colab-sim] FAILED <notebook>: cell N: Ename: message`` and exits 1
 all     the same as run (``make test`` runs this after ``book.py execute``)
 

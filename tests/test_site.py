@@ -165,3 +165,24 @@ def test_every_session_has_slides_that_run_offline(driver):
             assert driver.execute_script("return document.querySelectorAll('mjx-container').length"), \
                 f"session {s.number}: math was not typeset (MathJax missing?)"
         driver.save_screenshot(str(shots / f"slides-session-{s.number}.png"))
+
+
+def test_the_course_plan_shows_a_time_for_every_cell_it_runs_live():
+    """The course page's live-cell table: a row per run-live cell of every session, each with the time
+    this build measured (the Colab column is filled when the simulation ran before the HTML build)."""
+    import slides
+    from live_timings import timing_table
+
+    course = SITE / "chapters" / "course.html"
+    if not course.exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    text = _page_text(course.read_text())
+    expected = timing_table(slides.sessions(), executed=ROOT / "_build" / "site" / "chapters")
+    rows = [line for line in expected.splitlines() if re.match(r"\| \d+ \|", line)]
+    untimed = [row for row in rows if row.split("|")[-3].strip() == "—"]
+    assert rows and not untimed, f"run-live cells without a time in this build: {untimed}"
+    assert "gapbook: live-timings" not in course.read_text(), "the marker was not replaced"
+    times = re.findall(r"\d+\.\d (?:s|min)", text)
+    assert len(times) >= len(rows), f"the course page shows {len(times)} times for {len(rows)} run-live cells"
+    for s in slides.sessions():
+        assert f"session {s.number}:" in text, f"no total for session {s.number}"

@@ -12,13 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import slides  # noqa: E402
+from _common import notebook_chapters  # noqa: E402
 
 
 def test_sessions_come_from_the_course_page():
     found = slides.sessions()
     assert [s.number for s in found] == list(range(1, len(found) + 1))
     chapters = [c for s in found for c in s.chapters]
-    assert chapters == sorted(chapters) and len(set(chapters)) == len(chapters)  # each chapter once, in order
+    reading_order = [p.stem for p in notebook_chapters()]
+    assert chapters == reading_order  # every chapter once, in the book's reading order (_toc.yml)
     assert all((ROOT / "chapters" / f"{c}.md").exists() for c in chapters)
 
 

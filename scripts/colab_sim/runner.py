@@ -90,6 +90,16 @@ class _Stop(Exception):
     """Raised from nbclient's error hook to stop a notebook at its first real error."""
 
 
+def _is_stub(ename: str | None, evalue: str) -> bool:
+    """The error a student copy's exercise stub raises (``scripts/student.py``)."""
+    return ename == "NotImplementedError" and evalue.startswith("Exercise ex-")
+
+
+def is_student(path: Path) -> bool:
+    """A published student copy (``notebooks/student/<chapter>.ipynb``)."""
+    return path.parent.name == "student"
+
+
 def _strip_ansi(text: str) -> str:
     import re
 
@@ -113,12 +123,14 @@ def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fr
 
     book = _book()
     name = path.stem
-    rec: dict[str, Any] = {"notebook": path.name, "result": "ok"}
+    student = is_student(path)
+    rec: dict[str, Any] = {"notebook": f"student/{path.name}" if student else path.name, "result": "ok"}
     if fresh_env:
         reset_seconds.append(envmod.reset())
     runtime.install_google_colab()
-    work = SIM / "content" / name  # Colab's /content: a new working directory for each runtime
-    cache = SIM / "cache" / name
+    key = f"student-{name}" if student else name
+    work = SIM / "content" / key  # Colab's /content: a new working directory for each runtime
+    cache = SIM / "cache" / key
     for d in (work, cache):
         if d.exists():
             shutil.rmtree(d)
@@ -136,6 +148,9 @@ def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fr
 
     def on_cell_error(cell, cell_index, execute_reply):
         content = execute_reply.get("content", {})
+        if student and _is_stub(content.get("ename"), content.get("evalue", "")):
+            rec["stopped_at_stub"] = f"cell {cell.get('execution_count')}: {content['evalue']}"
+            raise _Stop  # Colab's "run all" stops at the first stub, as the course page says
         errors.append({"index": cell_index, "count": cell.get("execution_count"), "ename": content.get("ename"),
                        "evalue": content.get("evalue", ""), "traceback": content.get("traceback", [])})
         if content.get("ename") not in TOLERATED:
@@ -165,7 +180,9 @@ def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fr
         rec.update(result="error", error=f"cell {e['count']}: {e['ename']}: {e['evalue']}",
                    traceback=[_strip_ansi(line) for line in "\n".join(e["traceback"]).splitlines()[-12:]])
     rec["seconds"] = round(time.perf_counter() - t0, 1)
-    out = SIM / "executed" / path.name
+    if student and rec["result"] == "ok" and "stopped_at_stub" not in rec:
+        rec.update(result="error", error="the student copy ran to its end without reaching an exercise stub")
+    out = SIM / "executed" / ("student" if student else "") / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     rec.update(book.profile_from_outputs(nb))
@@ -198,7 +215,7 @@ def run(notebooks: list[Path] | None = None, *, only: list[str] | None = None, f
         worktree: bool = False, env_seconds: float | None = None, kernel_env: dict[str, str] | None = None,
         patch: Path | None = None) -> int:
     """Execute the published notebooks; prints one line per notebook and a summary; 0 when all passed."""
-    notebooks = notebooks or sorted(PUBLISHED.glob("*.ipynb"))
+    notebooks = notebooks or sorted(PUBLISHED.glob("*.ipynb")) + sorted((PUBLISHED / "student").glob("*.ipynb"))
     if only:
         notebooks = [p for p in notebooks if any(o in p.stem for o in only)]
     if not notebooks:
@@ -225,10 +242,12 @@ def run(notebooks: list[Path] | None = None, *, only: list[str] | None = None, f
             claims = rec.get("claims_not_held", [])
             if rec["result"] == "ok":
                 note = f", {len(claims)} claim(s) not held by the random stand-ins" if claims else ""
-                log(f"{path.name}: ok in {rec['seconds']} s (profile {rec.get('profile')}, "
+                if "stopped_at_stub" in rec:
+                    note += f"; stopped at its first stub ({rec['stopped_at_stub'].split(':')[0]}), as Run all does"
+                log(f"{rec['notebook']}: ok in {rec['seconds']} s (profile {rec.get('profile')}, "
                     f"{rec['figures']} figures{note})")
             else:
-                log(f"FAILED {path.name}: {rec['error']}")
+                log(f"FAILED {rec['notebook']}: {rec['error']}")
                 for line in rec.get("traceback", []):
                     print(f"    {line}", flush=True)
             for c in claims:
