@@ -230,3 +230,15 @@ def test_dataset_standins_load_through_gapkit_datasets(tmp_path):
     assert list(coco["features"]) == ["question_id", "image", "question", "answer", "id", "license", "file_name",
                                       "coco_url", "height", "width", "date_captured"]
     assert coco["features"]["answer"] in ("Sequence", "List")
+
+
+def test_student_copies_stop_at_their_first_stub_only():
+    """A student copy counts as passing in the simulation when Run all stops at an exercise stub; any
+    other NotImplementedError (a real bug) still fails it."""
+    from colab_sim import runner
+
+    assert runner.is_student(Path("_build/site/_extra/notebooks/student/01_cone_effect.ipynb"))
+    assert not runner.is_student(Path("_build/site/_extra/notebooks/01_cone_effect.ipynb"))
+    assert runner._is_stub("NotImplementedError", "Exercise ex-cone-width: your code goes here")
+    assert not runner._is_stub("NotImplementedError", "the backend has no such operation")
+    assert not runner._is_stub("ValueError", "Exercise ex-cone-width: your code goes here")

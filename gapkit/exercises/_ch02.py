@@ -33,10 +33,7 @@ def gap_decomposition(answer: Any, *, embeddings: Mapping[str, tuple[np.ndarray,
     ``cos_axes``; ``embeddings``: model name → (image, text) embeddings of the held-out pairs."""
     from .. import cone, geometry
 
-    problems = _compare.entries("the table", answer, list(embeddings))
-    missing = [c for c in ("R_image", "R_text", "cos_axes") if c not in getattr(answer, "columns", [])]
-    if missing:
-        problems.append(f"the table has no column {', '.join(missing)}")
+    problems = _compare.table(answer, list(embeddings), ("R_image", "R_text", "cos_axes"))
     if problems:
         return problems
     for name, (v, t) in embeddings.items():

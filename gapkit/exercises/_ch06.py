@@ -45,10 +45,7 @@ def robust_moving_text(answer: Any, *, train: tuple[Any, Any], images: Any, prom
     from ..robustness import zero_shot_accuracy
     from ..shift import OrthogonalShift
 
-    problems = _compare.entries("the table", answer, list(ENERGY_ROWS))
-    missing = [c for c in ("rank", "gap_perp_norm", "accuracy") if c not in getattr(answer, "columns", [])]
-    if missing:
-        problems.append(f"the table has no column {', '.join(map(repr, missing))}")
+    problems = _compare.table(answer, list(ENERGY_ROWS), ("rank", "gap_perp_norm", "accuracy"))
     if problems:
         return problems
     for row, energy in ENERGY_ROWS.items():

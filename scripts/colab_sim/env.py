@@ -124,7 +124,8 @@ def installed_versions(python: Path) -> dict[str, str]:
         "    out.setdefault(d.metadata['Name'], d.version)\n"
         "print(json.dumps(out))\n"
     )
-    res = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    # from the runtime's own folder: a stray gapkit.egg-info in the checkout must not count as installed
+    res = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True, cwd=str(python.parent))
     return json.loads(res.stdout)
 
 

@@ -111,7 +111,8 @@ def _gapkit_origin(python: Path) -> dict[str, Any]:
     code = ("import json, importlib.metadata as m\n"
             "try:\n    d = m.distribution('gapkit')\nexcept m.PackageNotFoundError:\n    print('null')\n"
             "else:\n    print(d.read_text('direct_url.json') or 'null')\n")
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(python.parent)).stdout
     return json.loads(out) or {}
 
 
