@@ -37,6 +37,7 @@ class LiveCell:
     chapter: str
     section: str  # the heading the cell sits under
     seconds: float | None  # None: the cell has no timestamps (not executed, or it failed)
+    source: str = ""
 
 
 def _stamp(text: str) -> datetime:
@@ -61,8 +62,21 @@ def live_cells(nb: Any, chapter: str) -> list[LiveCell]:
             if heads:
                 section = heads[-1][1].strip()
         elif TAG in cell.get("metadata", {}).get("tags", []):
-            found.append(LiveCell(chapter, section, cell_seconds(cell)))
+            found.append(LiveCell(chapter, section, cell_seconds(cell), cell.source))
     return found
+
+
+def times_by_source(nb: Any | None) -> dict[str, float]:
+    """Executed code cells' wall times keyed by their source (the tags of a stale build may differ)."""
+    if nb is None:
+        return {}
+    out = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            t = cell_seconds(cell)
+            if t is not None:
+                out.setdefault(cell.source, t)
+    return out
 
 
 def _read(path: Path) -> Any | None:
@@ -78,11 +92,13 @@ def _fmt(seconds: float | None) -> str:
 
 
 def timing_table(sessions: list[Any], *, executed: Path = SITE / "chapters", sim: Path = SIM_EXECUTED,
-                 profile: str | None = None, cpus: int | None = None) -> str:
+                 profile: str | None = None, cpus: int | None = None, sources: Path = ROOT / "chapters") -> str:
     """The course page's table (Markdown): one row per ``run-live`` cell of every session's chapters.
 
-    ``executed`` holds this build's executed chapters (``<chapter>.ipynb``); ``sim`` the Colab
-    simulation's executed notebooks. A chapter missing from either gives "—" in that column.
+    The cells and their sections come from the chapter sources in ``sources``; their times from
+    this build's executed chapters in ``executed`` (``<chapter>.ipynb``) and from the Colab
+    simulation's executed notebooks in ``sim``, matched by cell source. A cell found in neither
+    gives "—" in that column.
     Raises ``ValueError`` when a session's chapters have no ``run-live`` cell at all: the plan
     would tell the lecturer to run something live that the book never marks.
     """
@@ -92,22 +108,18 @@ def timing_table(sessions: list[Any], *, executed: Path = SITE / "chapters", sim
     for s in sessions:
         any_cell = False
         for chapter in s.chapters:
-            source = _read(executed / f"{chapter}.ipynb")
-            if source is None:  # not executed in this build: the tags still come from the chapter
-                from _common import to_notebook
+            from _common import to_notebook
 
-                source = to_notebook(ROOT / "chapters" / f"{chapter}.md")
-            here = live_cells(source, chapter)
-            sim_nb = _read(sim / f"{chapter}.ipynb")
-            there = live_cells(sim_nb, chapter) if sim_nb is not None else []
-            for k, cell in enumerate(here):
+            here_t = times_by_source(_read(executed / f"{chapter}.ipynb"))
+            sim_t = times_by_source(_read(sim / f"{chapter}.ipynb"))
+            for cell in live_cells(to_notebook(sources / f"{chapter}.md"), chapter):
                 any_cell = True
-                colab = there[k].seconds if k < len(there) and there[k].section == cell.section else None
+                mine, colab = here_t.get(cell.source), sim_t.get(cell.source)
                 sim_seen |= colab is not None
-                build_seen |= cell.seconds is not None
+                build_seen |= mine is not None
                 totals.setdefault(s.number, [0.0, 0.0])
-                rows.append(f"| {s.number} | {{doc}}`{chapter}` | {cell.section} | {_fmt(cell.seconds)} | {_fmt(colab)} |")
-                for i, v in enumerate((cell.seconds, colab)):
+                rows.append(f"| {s.number} | {{doc}}`{chapter}` | {cell.section} | {_fmt(mine)} | {_fmt(colab)} |")
+                for i, v in enumerate((mine, colab)):
                     t = totals[s.number][i]
                     totals[s.number][i] = None if v is None or t is None else t + v
         if not any_cell:

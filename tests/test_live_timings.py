@@ -54,16 +54,29 @@ def test_live_cells_name_their_section_and_skip_untagged_cells():
     assert [(c.section, c.seconds) for c in found] == [("1. Cones", 3.0), ("1b. Seeds", 90.0)]
 
 
+def _source(folder: Path, name: str, *cells) -> None:
+    """A chapter source (jupytext MyST) with these cells: the tags come from here."""
+    import jupytext
+
+    folder.mkdir(exist_ok=True)
+    nb = _notebook(*cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, folder / f"{name}.md", fmt="md:myst")
+
+
 def test_table_has_both_columns_and_per_session_totals(tmp_path):
-    build, sim = tmp_path / "build", tmp_path / "sim"
+    build, sim, src = tmp_path / "build", tmp_path / "sim", tmp_path / "src"
     build.mkdir()
     sim.mkdir()
     head = nbformat.v4.new_markdown_cell("## 2. Towers")
-    nbformat.write(_notebook(head, _timed("x", "2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z"),
-                             _timed("y", "2026-12-01T10:00:04Z", "2026-12-01T10:00:05Z")), build / "c1.ipynb")
-    nbformat.write(_notebook(head, _timed("x", "2026-12-01T10:00:00Z", "2026-12-01T10:02:00Z"),
-                             _timed("y", "2026-12-01T10:02:00Z", "2026-12-01T10:02:30Z")), sim / "c1.ipynb")
-    table = lt.timing_table([_Session(1, "one", ["c1"])], executed=build, sim=sim, profile="ci", cpus=2)
+    _source(src, "c1", head, _timed("x = 1", "", ""), _timed("y = 2", "", ""), _timed("z = 3", "", "", tags=()))
+    # the executed copies: a stale tag list does not matter, the source does
+    nbformat.write(_notebook(head, _timed("x = 1", "2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z", tags=()),
+                             _timed("y = 2", "2026-12-01T10:00:04Z", "2026-12-01T10:00:05Z"),
+                             _timed("z = 3", "2026-12-01T10:00:05Z", "2026-12-01T10:09:05Z")), build / "c1.ipynb")
+    nbformat.write(_notebook(head, _timed("x = 1", "2026-12-01T10:00:00Z", "2026-12-01T10:02:00Z"),
+                             _timed("y = 2", "2026-12-01T10:02:00Z", "2026-12-01T10:02:30Z")), sim / "c1.ipynb")
+    table = lt.timing_table([_Session(1, "one", ["c1"])], executed=build, sim=sim, profile="ci", cpus=2, sources=src)
     assert "| 1 | {doc}`c1` | 2. Towers | 4.0 s | 2.0 min |" in table
     assert "| 1 | {doc}`c1` | 2. Towers | 1.0 s | 30.0 s |" in table
     assert "session 1: 5.0 s here, 2.5 min in the simulation" in table
@@ -71,17 +84,18 @@ def test_table_has_both_columns_and_per_session_totals(tmp_path):
 
 
 def test_without_the_simulation_its_column_says_how_to_fill_it(tmp_path):
-    nbformat.write(_notebook(_timed("x", "2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z")), tmp_path / "c1.ipynb")
-    table = lt.timing_table([_Session(1, "one", ["c1"])], executed=tmp_path, sim=tmp_path / "none", cpus=1)
+    _source(tmp_path / "src", "c1", _timed("x = 1", "", ""))
+    nbformat.write(_notebook(_timed("x = 1", "2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z")), tmp_path / "c1.ipynb")
+    table = lt.timing_table([_Session(1, "one", ["c1"])], executed=tmp_path, sim=tmp_path / "none", cpus=1,
+                            sources=tmp_path / "src")
     assert "| 4.0 s | — |" in table and "scripts/colab_sim.py all" in table
     assert "session 1: 4.0 s here, — in the simulation" in table
 
 
 def test_a_session_with_nothing_to_run_live_is_an_error(tmp_path):
-    nbformat.write(_notebook(_timed("x", "2026-12-01T10:00:00Z", "2026-12-01T10:00:01Z", tags=())),
-                   tmp_path / "c1.ipynb")
+    _source(tmp_path, "c1", _timed("x = 1", "", "", tags=()))
     with pytest.raises(ValueError, match="session 3 .*has a cell tagged 'run-live'"):
-        lt.timing_table([_Session(3, "three", ["c1"])], executed=tmp_path, sim=tmp_path)
+        lt.timing_table([_Session(3, "three", ["c1"])], executed=tmp_path, sim=tmp_path, sources=tmp_path)
 
 
 def test_every_session_of_the_course_has_cells_to_run_live(tmp_path):
