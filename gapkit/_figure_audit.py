@@ -1,7 +1,10 @@
 """Checks a drawn figure for three faults a reader cannot see through (issue 15, "Figures").
 
-- a **hidden line**: a line drawn exactly on top of another, so one of two legend entries has no
-  visible line;
+- a **hidden line**: a line drawn on top of another over most of its length (at least
+  :data:`HIDDEN_SHARE` of its points within :data:`HIDDEN_LINE_TOL` of the panel's range), so a
+  legend entry has little or no visible line (unlabelled lines, such as connectors, are not
+  checked), unless the top line is dashed or thinner or the two
+  carry different markers;
 - **fractional ticks on an integer axis**: an axis whose data are all whole numbers (depths, seeds,
   epochs, counts) labelled 2.5, 7.5, ...;
 - **overlapping translucent bands without outlines**: two ``fill_between`` bands of different
@@ -24,9 +27,10 @@ import numpy as np
 
 __all__ = ["FigureAuditWarning", "audit_figure", "track_figure", "audit_tracked_figures"]
 
-#: two lines closer than this fraction of the axes' data range, at every point, are drawn on top of
-#: each other
-HIDDEN_LINE_TOL = 2e-3
+#: two points closer than this fraction of the panel's y range are drawn on top of each other ...
+HIDDEN_LINE_TOL = 1e-2
+#: ... and a line with at least this share of its points under another's is hidden
+HIDDEN_SHARE = 0.7
 #: overlapping bands matter once they share this fraction of the smaller band's area
 BAND_OVERLAP_MIN = 0.02
 _GRID = 160  # sample points per side of the axes box for the band-overlap estimate
@@ -63,15 +67,18 @@ def _hidden_lines(ax: Any) -> list[str]:
     for j, top in enumerate(lines):  # later lines are drawn on top (equal zorder)
         xt, yt = (np.asarray(top.get_xdata(), float), np.asarray(top.get_ydata(), float))
         for i, under in enumerate(lines[:j]):
-            if under.get_zorder() > top.get_zorder():
-                continue
+            if under.get_zorder() > top.get_zorder() or under.get_label().startswith("_"):
+                continue  # only a line the legend names can go missing (connectors, guides are unlabelled)
             xu, yu = (np.asarray(under.get_xdata(), float), np.asarray(under.get_ydata(), float))
             if xu.shape != xt.shape or yu.shape != yt.shape:
                 continue
             ok = np.isfinite(yu) & np.isfinite(yt)
             if not ok.any():
                 continue
-            if not (np.all(np.abs(xu - xt) <= tol_x) and np.all(np.abs(yu[ok] - yt[ok]) <= tol_y)):
+            if not np.all(np.abs(xu - xt) <= tol_x):
+                continue
+            under_top = int(np.sum(np.abs(yu[ok] - yt[ok]) <= tol_y))
+            if under_top < HIDDEN_SHARE * len(yu):
                 continue
             # still visible: the top line is dashed or thinner (the one below shows through), or the
             # two carry different markers
@@ -79,8 +86,9 @@ def _hidden_lines(ax: Any) -> list[str]:
             marks = (under.get_marker() not in (None, "None", "", " ")
                      and under.get_marker() != top.get_marker())
             if not (see_through or marks):
-                found.append(f"{_line_label(under, i)} is hidden under {_line_label(top, j)} (same values "
-                             "everywhere): dash the top line, or say in the text that they coincide and draw one")
+                found.append(f"{_line_label(under, i)} is hidden under {_line_label(top, j)} at {under_top} of "
+                             f"{len(yu)} points: give the lines different dash patterns or markers, or say in "
+                             "the text that they coincide and draw one")
     return found
 
 

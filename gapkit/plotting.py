@@ -14,7 +14,7 @@ import numpy as np
 from ._figure_audit import FigureAuditWarning, audit_figure, audit_tracked_figures
 
 __all__ = ["use_style", "COLORS", "MODALITY_COLORS", "label", "lambda_palette", "new_figure", "band",
-           "integer_ticks", "sphere_3d", "cone_3d", "audit_figure", "FigureAuditWarning", "MAX_WIDTH_IN", "MIN_FONT_PT"]
+           "integer_ticks", "DASHES", "sphere_3d", "cone_3d", "audit_figure", "FigureAuditWarning", "MAX_WIDTH_IN", "MIN_FONT_PT"]
 
 #: The widest figure the book draws, in inches. The text column of a book page is about 680-790 px
 #: wide; at the inline dpi (110) 8 inches are 880 px, so a figure is shrunk by at most a quarter.
@@ -34,6 +34,10 @@ COLORS: dict[str, str] = {
     "black": "#000000",
     "grey": "#7f7f7f",
 }
+
+#: Line styles for curves that may lie on top of each other (one per λ, say): a dashed line on top
+#: of another keeps the one below visible (the figure audit accepts it).
+DASHES: tuple[str, ...] = ("-", "--", "-.", ":")
 
 #: The two modalities always get these colours.
 MODALITY_COLORS: dict[str, str] = {"image": COLORS["blue"], "text": COLORS["orange"]}

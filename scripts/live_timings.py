@@ -88,6 +88,8 @@ def _read(path: Path) -> Any | None:
 def _fmt(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if seconds < 0.1:
+        return "< 0.1 s"
     return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
@@ -112,13 +114,19 @@ def timing_table(sessions: list[Any], *, executed: Path = SITE / "chapters", sim
 
             here_t = times_by_source(_read(executed / f"{chapter}.ipynb"))
             sim_t = times_by_source(_read(sim / f"{chapter}.ipynb"))
-            for cell in live_cells(to_notebook(sources / f"{chapter}.md"), chapter):
+            cells = live_cells(to_notebook(sources / f"{chapter}.md"), chapter)
+            per_section = {c.section: sum(d.section == c.section for d in cells) for c in cells}
+            seen: dict[str, int] = {}
+            for cell in cells:
                 any_cell = True
+                seen[cell.section] = seen.get(cell.section, 0) + 1
+                where = cell.section if per_section[cell.section] == 1 else \
+                    f"{cell.section} (live cell {seen[cell.section]} of {per_section[cell.section]})"
                 mine, colab = here_t.get(cell.source), sim_t.get(cell.source)
                 sim_seen |= colab is not None
                 build_seen |= mine is not None
                 totals.setdefault(s.number, [0.0, 0.0])
-                rows.append(f"| {s.number} | {{doc}}`{chapter}` | {cell.section} | {_fmt(mine)} | {_fmt(colab)} |")
+                rows.append(f"| {s.number} | {{doc}}`{chapter}` | {where} | {_fmt(mine)} | {_fmt(colab)} |")
                 for i, v in enumerate((mine, colab)):
                     t = totals[s.number][i]
                     totals[s.number][i] = None if v is None or t is None else t + v

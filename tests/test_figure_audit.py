@@ -28,7 +28,7 @@ def test_identical_lines_are_a_hidden_line_and_a_dashed_top_line_is_not():
     ax.plot(x, x ** 2, label="train")
     ax.plot(x, x ** 2 + 1e-6, label="test")
     faults = plotting.audit_figure(fig)
-    assert len(faults) == 1 and "'train' is hidden under 'test'" in faults[0]
+    assert len(faults) == 1 and "'train' is hidden under 'test' at 10 of 10 points" in faults[0]
 
     fig, ax = plt.subplots()
     ax.plot(x, x ** 2, label="train")
@@ -36,21 +36,36 @@ def test_identical_lines_are_a_hidden_line_and_a_dashed_top_line_is_not():
     assert plotting.audit_figure(fig) == []
 
 
-def test_lines_that_part_somewhere_are_not_hidden():
-    x = np.arange(10.0)
+def test_lines_apart_at_most_points_are_visible_and_mostly_covered_ones_hidden():
+    x = np.linspace(0, 1, 10)
     fig, ax = plt.subplots()
     ax.plot(x, np.sin(x))
     y = np.sin(x)
-    y[5] += 0.5  # 0.5 of a data range of about 2.5: clearly visible
+    y[4:] += 0.2  # apart at 6 of 10 points, by a quarter of the range: visible
     ax.plot(x, y)
+    assert plotting.audit_figure(fig) == []
+
+    fig, ax = plt.subplots()
+    ax.plot(x, np.sin(x), label="a")
+    y = np.sin(x)
+    y[8:] += 0.2  # covered at 8 of 10 points
+    ax.plot(x, y, label="b")
+    faults = plotting.audit_figure(fig)
+    assert len(faults) == 1 and "'a' is hidden under 'b' at 8 of 10 points" in faults[0]
+
+
+def test_unlabelled_lines_are_not_legend_entries():
+    fig, ax = plt.subplots()
+    for _ in range(3):  # e.g. segments joining an image to its caption
+        ax.plot([0.1, 0.9], [0.2, 0.7], color="grey")
     assert plotting.audit_figure(fig) == []
 
 
 def test_different_markers_keep_the_lower_line_visible():
     x = np.linspace(0, 1, 5)
     fig, ax = plt.subplots()
-    ax.plot(x, x, marker="o")
-    ax.plot(x, x, marker="s")
+    ax.plot(x, x, marker="o", label="a")
+    ax.plot(x, x, marker="s", label="b")
     assert plotting.audit_figure(fig) == []
 
 

@@ -77,8 +77,8 @@ def test_table_has_both_columns_and_per_session_totals(tmp_path):
     nbformat.write(_notebook(head, _timed("x = 1", "2026-12-01T10:00:00Z", "2026-12-01T10:02:00Z"),
                              _timed("y = 2", "2026-12-01T10:02:00Z", "2026-12-01T10:02:30Z")), sim / "c1.ipynb")
     table = lt.timing_table([_Session(1, "one", ["c1"])], executed=build, sim=sim, profile="ci", cpus=2, sources=src)
-    assert "| 1 | {doc}`c1` | 2. Towers | 4.0 s | 2.0 min |" in table
-    assert "| 1 | {doc}`c1` | 2. Towers | 1.0 s | 30.0 s |" in table
+    assert "| 1 | {doc}`c1` | 2. Towers (live cell 1 of 2) | 4.0 s | 2.0 min |" in table
+    assert "| 1 | {doc}`c1` | 2. Towers (live cell 2 of 2) | 1.0 s | 30.0 s |" in table
     assert "session 1: 5.0 s here, 2.5 min in the simulation" in table
     assert "ci profile, 2 CPU cores, no GPU" in table and "not run for this build" not in table
 
@@ -88,7 +88,7 @@ def test_without_the_simulation_its_column_says_how_to_fill_it(tmp_path):
     nbformat.write(_notebook(_timed("x = 1", "2026-12-01T10:00:00Z", "2026-12-01T10:00:04Z")), tmp_path / "c1.ipynb")
     table = lt.timing_table([_Session(1, "one", ["c1"])], executed=tmp_path, sim=tmp_path / "none", cpus=1,
                             sources=tmp_path / "src")
-    assert "| 4.0 s | — |" in table and "scripts/colab_sim.py all" in table
+    assert "| (top of the chapter) | 4.0 s | — |" in table and "scripts/colab_sim.py all" in table
     assert "session 1: 4.0 s here, — in the simulation" in table
 
 
