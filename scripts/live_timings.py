@@ -134,7 +134,7 @@ def timing_table(sessions: list[Any], *, executed: Path = SITE / "chapters", sim
             raise ValueError(f"session {s.number} ({s.title!r}): none of its chapters "
                              f"({', '.join(s.chapters)}) has a cell tagged {TAG!r}")
     where = f"{profile or 'the build'} profile, {cpus} CPU core{'s' if cpus != 1 else ''}, no GPU"
-    head = ["| session | chapter | section | this build | Colab simulation |", "|---|---|---|---|---|"]
+    head = ["| session | chapter | where in the chapter | this build | Colab simulation |", "|---|---|---|---|---|"]
     lines = head + rows
     lines.append("")
     lines.append("Totals per session: " + "; ".join(
