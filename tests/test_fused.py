@@ -96,7 +96,7 @@ def test_float32_sums_are_accumulated_in_float64_across_blocks():
 
 @pytest.mark.parametrize("elems", [20, 1 << 10, 1 << 18])
 def test_block_boundaries_float64(monkeypatch, elems):
-    monkeypatch.setattr(g, "_FUSED_ELEMS", elems)
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", elems)
     img, txt = cone_pairs(777, 13, seed=2, dtype=np.float64)
     check_all(img, txt, 1e-12)
 
@@ -132,7 +132,7 @@ SCALED = {
 @pytest.mark.parametrize("kind", sorted(SCALED))
 def test_rows_at_hostile_scales_mixed_with_ordinary_rows(monkeypatch, kind):
     dtype, scales = SCALED[kind]
-    monkeypatch.setattr(g, "_FUSED_ELEMS", 40 * 16)  # blocks of 40 rows: some blocks all rare, some mixed
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 40 * 16)  # blocks of 40 rows: some blocks all rare, some mixed
     img, txt = cone_pairs(400, 16, seed=5, dtype=np.float64)
     rng = np.random.default_rng(6)
     si = (img * rng.choice(scales, size=(400, 1))).astype(dtype)
@@ -175,7 +175,7 @@ def _message(fn, *args):
 
 @pytest.mark.parametrize("name", PAIR + ["gap_vector"])
 def test_bad_rows_in_later_blocks_are_named_as_by_the_full_check(monkeypatch, name):
-    monkeypatch.setattr(g, "_FUSED_ELEMS", 10 * 8)  # 10 rows per block
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 10 * 8)  # 10 rows per block
     img, txt = cone_pairs(100, 8, seed=7)
     bad_img, bad_txt = img.copy(), txt.copy()
     bad_img[57, 3] = np.nan
@@ -199,7 +199,7 @@ def test_bad_rows_in_later_blocks_are_named_as_by_the_full_check(monkeypatch, na
 
 @pytest.mark.parametrize("name", SINGLE)
 def test_bad_rows_single_modality(monkeypatch, name):
-    monkeypatch.setattr(g, "_FUSED_ELEMS", 10 * 8)
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 10 * 8)
     x, _ = cone_pairs(100, 8, seed=8)
     x[33] = 0.0
     x[80, 5] = -np.inf

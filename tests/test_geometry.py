@@ -103,7 +103,7 @@ def rand_pair():
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Force many tiny chunks so every chunked code path is exercised."""
-    monkeypatch.setattr(g, "_CHUNK_ELEMS", 20)
+    monkeypatch.setattr(g._rows, "_CHUNK_ELEMS", 20)
 
 
 # ---------------------------------------------------------------- closed forms
@@ -228,7 +228,7 @@ def test_alignment_is_two_minus_two_paired_cosine(rand_pair):
 @pytest.mark.parametrize("chunked", [False, True])
 def test_fast_formulas_match_naive(rand_pair, chunked, monkeypatch):
     if chunked:
-        monkeypatch.setattr(g, "_CHUNK_ELEMS", 20)
+        monkeypatch.setattr(g._rows, "_CHUNK_ELEMS", 20)
     v, t = rand_pair
     assert g.mean_pairwise_cosine(v) == pytest.approx(naive_mpc(v), abs=1e-10)
     assert g.mean_pairwise_cosine(t) == pytest.approx(naive_mpc(t), abs=1e-10)

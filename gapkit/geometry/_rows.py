@@ -1,0 +1,83 @@
+"""Row blocks, the one normaliser and BLAS threads: the chunked helpers shared by every metric.
+
+The block sizes live here, and only here: tests shrink ``_CHUNK_ELEMS`` and ``_FUSED_ELEMS`` on this
+module to exercise chunking, and every metric reads them from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import numpy as np
+
+from .._validation import as_matrix, l2_normalize
+
+#: Numbers per float64 working block (2**21 -> 16 MB). Tests shrink it to exercise chunking.
+_CHUNK_ELEMS = 1 << 21
+#: Numbers per block of the fused O(n·d) passes (2**18 -> 1 MB of float32, 512 rows at d = 512): small
+#: enough that a block is still in cache when it is read the second time. Capped by ``_CHUNK_ELEMS``.
+_FUSED_ELEMS = 1 << 18
+#: At most this many rows per fused block, whatever d: a block's sum is accumulated in the input's
+#: precision, so its error bound (about ``√B·u`` relative, ``B·u`` at worst) must not grow with n/d.
+_FUSED_ROWS = 512
+
+
+def _row_slices(n: int, d: int) -> Iterator[slice]:
+    step = max(1, _CHUNK_ELEMS // max(d, 1))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _unit_rows(block: np.ndarray) -> np.ndarray:
+    """Float64 copy of ``block`` with unit-norm rows: gapkit's one normaliser, safe at any magnitude."""
+    return l2_normalize(block, dtype=np.float64)
+
+
+def _fused_slices(n: int, d: int) -> Iterator[slice]:
+    """Row blocks of the fused O(n·d) passes: at most ``_FUSED_ROWS`` rows and ``_FUSED_ELEMS`` numbers."""
+    step = max(1, min(_FUSED_ROWS, min(_FUSED_ELEMS, _CHUNK_ELEMS) // max(d, 1)))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+_BLAS_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """Context: numpy's BLAS on one thread, for the matrix-vector products of the fused passes.
+
+    Each ``w @ block`` reads a block that is already in cache, which one core does at memory speed;
+    OpenBLAS would split it over threads and, on a shared machine, wait for them (measured: 1.7x
+    slower than one thread). Through threadpoolctl (a scikit-learn dependency; without it, a no-op);
+    the caller's setting is restored on exit.
+    """
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS_CONTROLLER = False
+    if _BLAS_CONTROLLER is False:
+        return contextlib.nullcontext()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def normalize_rows(x: Any, *, dtype: Any = None) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm (a new array): embeddings put on the unit sphere.
+
+    Every metric here normalises internally; use this where a chapter works with
+    the unit rows themselves (cosines, margins, projections). Validated: NaN/inf
+    rows and all-zero rows raise a ``ValueError`` naming the rows and the fix.
+
+    Parameters
+    ----------
+    x : array-like or torch.Tensor, shape (n, d)
+    dtype : numpy dtype, optional
+        Result dtype (default: ``x``'s float type, at least float32).
+
+    Used in chapters 4 and 6.
+    """
+    return l2_normalize(as_matrix(x, name="x", min_rows=1), dtype=dtype)
