@@ -217,14 +217,14 @@ def test_lazy_registration(monkeypatch, tmp_path):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(enc._LAZY, "fake-lazy", "gapkit_fake_encoder_mod")
-    monkeypatch.setattr(enc, "_REGISTRY", dict(enc._REGISTRY))
+    monkeypatch.setattr(enc._registry, "_REGISTRY", dict(enc._REGISTRY))  # where load_encoder looks it up
     e = load_encoder("fake-lazy", seed=3)
     assert e.name == "fake-lazy" and e.kw == {"seed": 3}
     assert enc._LAZY["mini-clip"] == "gapkit.contrastive"
 
 
 def test_register_encoder_passes_kwargs(monkeypatch):
-    monkeypatch.setattr(enc, "_REGISTRY", dict(enc._REGISTRY))
+    monkeypatch.setattr(enc._registry, "_REGISTRY", dict(enc._REGISTRY))  # where load_encoder looks it up
     seen = {}
     register_encoder("dummy", lambda **kw: seen.update(kw) or enc.Encoder())
     load_encoder("dummy", device="cpu", precision="fp32", foo=1)
@@ -613,7 +613,7 @@ def test_alpha_probe_matches_the_installed_transformers():
 def test_transparent_pixels_follow_the_probe(clip_dir, monkeypatch, composites):
     """The PIL path paints a transparent image white or drops its alpha, as the probe reports; the device
     path agrees; the cache fingerprint tells the two apart."""
-    monkeypatch.setattr(enc, "_COMPOSITES_ALPHA", composites)
+    monkeypatch.setattr(enc._images, "_COMPOSITES_ALPHA", composites)  # the probe memoises it there
     im = Image.fromarray(np.dstack([np.full((64, 64, 3), 20, np.uint8), np.zeros((64, 64, 1), np.uint8)]), "RGBA")
     c = load_encoder("clip-vit-b32", path=clip_dir, device="cpu")
     mean, std = torch.tensor(c._mean)[:, None, None], torch.tensor(c._std)[:, None, None]
