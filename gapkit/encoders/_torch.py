@@ -112,6 +112,24 @@ class TorchEncoder(Encoder):
             x = x.mul_(self._rescale)
         return x.sub_(self._dev_mean).div_(self._dev_std)
 
+    def _output(self, n: int, what: str, unit: str, progress: bool) -> tuple[Any, Any, bool]:
+        """The (n, dim) float32 result buffer (pinned on CUDA), its progress bar, and whether on CUDA."""
+        import torch
+        from tqdm.auto import tqdm
+
+        cuda = self.device.startswith("cuda")
+        out = torch.empty((n, self.dim), dtype=torch.float32, pin_memory=cuda)
+        return out, tqdm(total=n, desc=f"{self.name}: {what}", unit=unit, disable=not progress), cuda
+
+    def _finish(self, out: Any, bar: Any, cuda: bool) -> np.ndarray:
+        """Wait for the device copies, close the bar, and hand the buffer back as numpy."""
+        import torch
+
+        if cuda:
+            torch.cuda.synchronize(self.device)
+        bar.close()
+        return out.numpy().copy() if cuda else out.numpy()
+
     def _default_workers(self, n: int, batch_size: int) -> int:
         if self.num_workers is not None:
             return int(self.num_workers)
@@ -207,15 +225,12 @@ class TorchEncoder(Encoder):
             CUDA, up to ``cpu_count // 2`` on CPU, and 0 for a single batch.
         """
         import torch
-        from tqdm.auto import tqdm
 
         items = _as_image_items(images)
         n = len(items)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        cuda = self.device.startswith("cuda")
-        out = torch.empty((n, self.dim), dtype=torch.float32, pin_memory=cuda)
-        bar = tqdm(total=n, desc=f"{self.name}: images", unit="img", disable=not progress)
+        out, bar, cuda = self._output(n, "images", "img", progress)
         i = 0
         with torch.inference_mode(), self._autocast():
             if isinstance(items, torch.Tensor):  # preprocessed pixel values: straight to the model
@@ -247,10 +262,7 @@ class TorchEncoder(Encoder):
                     out[i : i + len(x)].copy_(feats, non_blocking=cuda)
                     i += len(x)
                     bar.update(len(x))
-        if cuda:
-            torch.cuda.synchronize(self.device)
-        bar.close()
-        return out.numpy().copy() if cuda else out.numpy()
+        return self._finish(out, bar, cuda)
 
     @validate_params(_EMBED_PARAMS)
     def embed_texts(self, texts: Sequence[str], *, batch_size: int = 256, progress: bool = True) -> np.ndarray:
@@ -259,15 +271,12 @@ class TorchEncoder(Encoder):
         Tokenisation is the model's own (:meth:`tokenize`): truncated to its context length.
         """
         import torch
-        from tqdm.auto import tqdm
 
         texts = _as_text_list(texts)
         n = len(texts)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        cuda = self.device.startswith("cuda")
-        out = torch.empty((n, self.dim), dtype=torch.float32, pin_memory=cuda)
-        bar = tqdm(total=n, desc=f"{self.name}: texts", unit="text", disable=not progress)
+        out, bar, cuda = self._output(n, "texts", "text", progress)
         with torch.inference_mode(), self._autocast():
             for start in range(0, n, batch_size):
                 chunk = texts[start : start + batch_size]
@@ -275,10 +284,7 @@ class TorchEncoder(Encoder):
                 feats = _as_embedding(self._encode_tokens(tokens), "text")
                 out[start : start + len(chunk)].copy_(feats, non_blocking=cuda)
                 bar.update(len(chunk))
-        if cuda:
-            torch.cuda.synchronize(self.device)
-        bar.close()
-        return out.numpy().copy() if cuda else out.numpy()
+        return self._finish(out, bar, cuda)
 
     def fingerprint(self) -> str:
         """16 hex characters: weights (sampled, see :func:`weights_fingerprint`) + preprocessing + tokenisation.
