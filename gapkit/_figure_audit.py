@@ -20,7 +20,6 @@ cell's output); the book build fails a chapter whose output holds one, naming th
 from __future__ import annotations
 
 import warnings
-import weakref
 from typing import Any
 
 import numpy as np
@@ -202,15 +201,12 @@ def audit_figure(fig: Any) -> list[str]:
     return faults
 
 
-_TRACKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _STRONG: list = []  # the figures of the running cell, kept until audited (pyplot closes them at display)
 
 
 def track_figure(fig: Any) -> None:
     """Remember ``fig`` for :func:`audit_tracked_figures` (a matplotlib ``figure.hooks`` entry)."""
-    if fig not in _TRACKED:
-        _TRACKED.add(fig)
-        _STRONG.append(fig)
+    _STRONG.append(fig)  # pyplot runs the hook once, when it creates the figure
 
 
 def audit_tracked_figures(*_: Any) -> list[str]:

@@ -151,15 +151,20 @@ def figure_audit_faults(nb) -> list[str]:
     ``cell N: FigureAuditWarning: ...``: a figure with a hidden line, fractional ticks on an integer
     axis or blended bands fails the build like a cell that raises."""
     found = []
+    for cell, text in stream_texts(nb):
+        for line in text.splitlines():
+            if "FigureAuditWarning:" in line:
+                msg = line[line.index("FigureAuditWarning:"):].strip()
+                found.append(f"cell {cell.get('execution_count')}: {msg}")
+    return found
+
+
+def stream_texts(nb):
+    """``(cell, text)`` for every text output (stdout, stderr) of an executed notebook."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = output.get("text", "")
-            text = text if isinstance(text, str) else "".join(text)
-            for line in text.splitlines():
-                if "FigureAuditWarning:" in line:
-                    msg = line[line.index("FigureAuditWarning:"):].strip()
-                    found.append(f"cell {cell.get('execution_count')}: {msg}")
-    return found
+            yield cell, text if isinstance(text, str) else "".join(text)
 
 
 def count_figures(nb) -> int:
@@ -175,17 +180,14 @@ def profile_from_outputs(nb) -> dict[str, Any]:
     """Read back what every chapter prints: the profile line (``gapkit.resolve_profile``) and the
     ``Models:`` / ``Data:`` lines (``Profile.provenance``)."""
     found: dict[str, Any] = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            text = output.get("text", "")
-            text = text if isinstance(text, str) else "".join(text)
-            m = _PROFILE_RE.search(text)
-            if m and "profile_description" not in found:
-                found.update(profile=m.group(1), device=m.group(3), profile_description=m.group(2))
-            for key in ("Models", "Data"):
-                m = re.search(rf"^{key}: (.+)$", text, re.M)
-                if m and key.lower() not in found:
-                    found[key.lower()] = m.group(1).strip()
+    for _, text in stream_texts(nb):
+        m = _PROFILE_RE.search(text)
+        if m and "profile_description" not in found:
+            found.update(profile=m.group(1), device=m.group(3), profile_description=m.group(2))
+        for key in ("Models", "Data"):
+            m = re.search(rf"^{key}: (.+)$", text, re.M)
+            if m and key.lower() not in found:
+                found[key.lower()] = m.group(1).strip()
     return found
 
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, SITE
+from _common import ROOT, SITE, to_notebook
 
 TAG = "run-live"
 MARKER = "<!-- gapbook: live-timings -->"
@@ -110,8 +110,6 @@ def timing_table(sessions: list[Any], *, executed: Path = SITE / "chapters", sim
     for s in sessions:
         any_cell = False
         for chapter in s.chapters:
-            from _common import to_notebook
-
             here_t = times_by_source(_read(executed / f"{chapter}.ipynb"))
             sim_t = times_by_source(_read(sim / f"{chapter}.ipynb"))
             cells = live_cells(to_notebook(sources / f"{chapter}.md"), chapter)

@@ -193,3 +193,19 @@ def test_book_kernels_use_the_sliced_client_and_a_missed_wakeup_costs_one_slice(
     with pytest.raises(queue.Empty):  # the overall timeout still holds
         asyncio.run(chan.get_msg(timeout=0.12))
     assert 2 <= len(calls) <= 4
+
+
+def test_a_figure_audit_warning_in_a_cell_output_is_a_build_fault():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    ok = nbformat.v4.new_code_cell("plot()", execution_count=2)
+    ok.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Profile line\n")]
+    bad = nbformat.v4.new_code_cell("plot()", execution_count=3)
+    bad.outputs = [nbformat.v4.new_output(
+        "stream", name="stderr",
+        text="/x.py:9: FigureAuditWarning: figure: panel 1: the x axis holds whole numbers only\n  warn()\n")]
+    nb.cells = [ok, bad]
+    assert book.figure_audit_faults(nb) == ["cell 3: FigureAuditWarning: figure: panel 1: the x axis holds whole numbers only"]
+    nb.cells = [ok]
+    assert book.figure_audit_faults(nb) == []
