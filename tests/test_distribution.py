@@ -1,4 +1,4 @@
-"""What the centroid misses (gapkit._distribution, ModalityStandardization, gap_report's new rows).
+"""What the centroid misses (gapkit.geometry._distribution, ModalityStandardization, gap_report's new rows).
 
 Known answers: closed-form sets (a set and its translate, two covariances with one mean, k equal
 directions), the exact Pythagorean decomposition, naive O(n²) or scipy references for every fast
@@ -14,7 +14,7 @@ import pytest
 import scipy.linalg
 
 import gapkit
-from gapkit import _distribution as D
+from gapkit.geometry import _distribution as D, _rows
 from gapkit import geometry as g
 from gapkit.shift import LambdaShift, MeanCentering, ModalityStandardization, NotFittedError, OrthogonalShift
 
@@ -136,7 +136,7 @@ def test_chunked_passes_equal_one_block(monkeypatch):
     v, t = cone_pairs(n=257)
     ref = (g.gap_decomposition(v, t), g.frechet_distance(v, t), g.mmd(v, t, seed=3), g.mmd(v, t, method="exact"),
            g.conformity(v), g.conformity(v, t))
-    monkeypatch.setattr(D, "_CHUNK_ELEMS", 40)  # blocks of a few rows
+    monkeypatch.setattr(_rows, "_CHUNK_ELEMS", 40)  # blocks of a few rows
     out = (g.gap_decomposition(v, t), g.frechet_distance(v, t), g.mmd(v, t, seed=3), g.mmd(v, t, method="exact"),
            g.conformity(v), g.conformity(v, t))
     assert out[0].distribution == pytest.approx(ref[0].distribution, rel=1e-12)

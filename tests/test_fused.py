@@ -53,7 +53,15 @@ def reference(image, text):
         "relative_modality_gap": m / (m + (a + b) / 2),
         "mean_resultant_length": np.linalg.norm(v.mean(axis=0)),
         "mean_pairwise_cosine": mpc(v),
+        # the decomposition of Liu et al. (gap_decomposition), each part straight from its definition
+        "raw": np.sqrt((dist**2).mean()),
+        "distribution": np.sqrt(np.mean(np.sum(((v - v.mean(0)) - (t - t.mean(0))) ** 2, axis=1))),
+        "spread_image": np.sqrt(np.mean(np.sum((v - v.mean(0)) ** 2, axis=1))),
+        "spread_text": np.sqrt(np.mean(np.sum((t - t.mean(0)) ** 2, axis=1))),
     }
+
+
+DECOMPOSITION = ["raw", "distribution", "spread_image", "spread_text"]
 
 
 def check_all(image, text, tol):
@@ -63,6 +71,10 @@ def check_all(image, text, tol):
     for name in SINGLE:
         assert getattr(g, name)(image) == pytest.approx(ref[name], abs=tol), name
     np.testing.assert_allclose(g.gap_vector(image, text), ref["gap_vector"], rtol=0, atol=tol)
+    dec = g.gap_decomposition(image, text)
+    assert dec.centroid == pytest.approx(ref["centroid_gap"], abs=tol)
+    for name in DECOMPOSITION:
+        assert getattr(dec, name) == pytest.approx(ref[name], abs=tol), name
 
 
 def cone_pairs(n, d, seed=0, dtype=np.float32):
@@ -121,6 +133,24 @@ def test_near_identical_pairs_keep_their_distance():
     assert g.paired_distance(img, txt) == pytest.approx(ref["paired_distance"], abs=1e-6)
 
 
+def test_a_tiny_distribution_gap_beside_a_large_centroid_gap_keeps_its_digits():
+    """Texts a translate of the images on the sphere (in float32): distribution gap ~1e-8, centroid gap 0.6.
+
+    Each block is centred on its own mean before squaring, so the small part is not the difference
+    of two large ones: ``sqrt(raw² − centroid²)`` in float32 can be off by up to ~√u·raw ≈ 1e-4.
+    """
+    rng = np.random.default_rng(9)
+    n, d, h = 3000, 64, 0.3
+    u = rng.standard_normal((n, d - 1))
+    u *= np.sqrt(1 - h * h) / np.linalg.norm(u, axis=1, keepdims=True)
+    img = np.hstack([u, np.full((n, 1), h)]).astype(np.float32)
+    txt = np.hstack([u, np.full((n, 1), -h)]).astype(np.float32)
+    ref = reference(img, txt)
+    dec = g.gap_decomposition(img, txt)
+    assert ref["distribution"] < 1e-6 and dec.centroid == pytest.approx(2 * h, abs=1e-6)
+    assert dec.distribution == pytest.approx(ref["distribution"], abs=1e-7)
+
+
 # ---------------------------------------------------------------- extreme scales inside the pass
 
 SCALED = {
@@ -173,7 +203,7 @@ def _message(fn, *args):
     return str(info.value)
 
 
-@pytest.mark.parametrize("name", PAIR + ["gap_vector"])
+@pytest.mark.parametrize("name", PAIR + ["gap_vector", "gap_decomposition", "distribution_gap"])
 def test_bad_rows_in_later_blocks_are_named_as_by_the_full_check(monkeypatch, name):
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 10 * 8)  # 10 rows per block
     img, txt = cone_pairs(100, 8, seed=7)

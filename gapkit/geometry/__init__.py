@@ -56,12 +56,13 @@ from typing import Any
 #   _centroid      gap vector, centroid gap, paired distance/cosine, alignment, RMG
 #   _spectrum      effective rank, participation ratio, first-PC variance share
 #   _separability  linear separability
+#   _distribution  what the centroid misses: gap decomposition, two-sample distances, conformity, clustering
 #   _report        Estimate, GapReport, gap_report
 #
 # Everything is re-exported here, private helpers included. The block sizes (_CHUNK_ELEMS,
 # _FUSED_ELEMS) are read from gapkit.geometry._rows at call time: patch them there, not here.
 
-from .._distribution import (GapDecomposition, JointClustering, conformity, distribution_gap, frechet_distance,  # noqa: F401
+from ._distribution import (GapDecomposition, JointClustering, conformity, distribution_gap, frechet_distance,  # noqa: F401
                              gap_decomposition, joint_clustering_score, mmd)
 from . import _rows
 from ._centroid import (_rmg_from_parts, alignment, centroid_gap, gap_vector, paired_cosine,  # noqa: F401
@@ -97,7 +98,7 @@ __all__ = [
     "gap_report",
     "GapReport",
     "Estimate",
-    # what the centroid misses (gapkit._distribution)
+    # what the centroid misses (geometry/_distribution.py)
     "gap_decomposition", "distribution_gap", "frechet_distance", "mmd", "conformity", "joint_clustering_score",
     "GapDecomposition", "JointClustering",
 ]

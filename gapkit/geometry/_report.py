@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._distribution import frechet_distance, gap_decomposition, mmd
+from ._distribution import frechet_distance, gap_decomposition, mmd
 from .._io import atomic_open
 from .._validation import Integral, Interval, as_paired, validate_params
 from ._centroid import _rmg_from_parts

@@ -44,18 +44,22 @@ Per sample and per group:
 
 Every input goes through :func:`gapkit._validation.as_matrix` / ``as_paired``; every numeric
 parameter is declared with :func:`gapkit._validation.validate_params`. Rows are processed in
-float64 blocks of about ``_CHUNK_ELEMS`` numbers (16 MB).
+blocks (:mod:`gapkit.geometry._rows`): :func:`gap_decomposition` in one fused pass of cache-sized
+blocks in the input's precision, the others in float64 blocks of about ``_CHUNK_ELEMS`` numbers (16 MB).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from ._validation import (SEED, Integral, Interval, Options, Real, as_matrix, as_paired, check_labels, l2_normalize,
-                          validate_params)
+from .._validation import (SEED, Integral, Interval, Options, Real, as_matrix, as_paired, check_labels, l2_normalize,
+                          unit_scales, validate_params)
+from . import _rows as _blocks  # the block sizes, read at call time (tests shrink them there)
+from ._fused import _rare_units, _work
+from ._rows import _fused_slices, _one_blas_thread, _row_slices
 
 __all__ = [
     "GapDecomposition",
@@ -68,20 +72,12 @@ __all__ = [
     "joint_clustering_score",
 ]
 
-#: Numbers per float64 working block (2**21 -> 16 MB). Tests shrink it to exercise chunking.
-_CHUNK_ELEMS = 1 << 21
 #: Rows used by the median heuristic of :func:`mmd` (a seeded subsample, half from each modality).
 MEDIAN_HEURISTIC_ROWS = 1000
 #: Default number of pairs :func:`joint_clustering_score` clusters (a seeded subsample above it).
 CLUSTERING_MAX_PAIRS = 20_000
 
 _SEED = [None, SEED]
-
-
-def _slices(n: int, d: int, elems: int | None = None) -> Iterator[slice]:
-    step = max(1, (_CHUNK_ELEMS if elems is None else elems) // max(d, 1))
-    for start in range(0, n, step):
-        yield slice(start, min(n, start + step))
 
 
 def _rows(block: np.ndarray, normalize: bool) -> np.ndarray:
@@ -93,7 +89,7 @@ def _rows(block: np.ndarray, normalize: bool) -> np.ndarray:
 
 def _mean(x: np.ndarray, normalize: bool) -> np.ndarray:
     total = np.zeros(x.shape[1])
-    for sl in _slices(*x.shape):
+    for sl in _row_slices(*x.shape):
         total += _rows(x[sl], normalize).sum(axis=0)
     return total / x.shape[0]
 
@@ -200,9 +196,12 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
     modalities' spreads: a scale-free version (0 = a translate, 1 = unpaired), which stays
     comparable across interventions that re-normalise rows after rescaling them.
 
-    Both parts are computed directly, in two chunked O(n·d) passes (means first, then the centred
-    differences), so a distribution gap far smaller than the centroid gap keeps full precision
-    (``sqrt(raw² − centroid²)`` would lose it to cancellation).
+    Both parts are computed directly, never as ``sqrt(raw² − centroid²)`` (which would lose a
+    distribution gap far smaller than the centroid gap to cancellation), in one fused O(n·d) pass:
+    each cache-sized block is validated and normalised, and its rows ``v̂``, ``t̂`` and differences
+    ``v̂ − t̂`` are centred on the block's own means; the blocks' sums of squares and means are then
+    merged exactly (Chan, Golub & LeVeque's pairwise update, in float64). Float32 input stays
+    float32 within a block (the other metrics' fused passes do the same), float64 stays float64.
 
     Parameters
     ----------
@@ -211,7 +210,8 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
     normalize : bool
         L2-normalise rows first (the book's convention). ``False`` measures the rows as given,
         e.g. translated rows before re-normalisation, where a translate of a set has distribution
-        gap exactly 0 and centroid gap exactly the length of the translation.
+        gap exactly 0 and centroid gap exactly the length of the translation (rows as given are
+        measured in float64, whatever their scale).
 
     Returns
     -------
@@ -219,23 +219,83 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
 
     Chapter "What the centroid misses".
     """
-    img, txt = _paired(image, text, normalize)
+    if normalize:
+        img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
+    else:
+        img, txt = _paired(image, text, normalize)
     n, d = img.shape
-    mu_v, mu_t = _mean(img, normalize), _mean(txt, normalize)
-    delta = mu_v - mu_t
-    raw_sq = dist_sq = spread_v = spread_t = 0.0
-    for sl in _slices(n, d):
-        cv = _rows(img[sl], normalize) - mu_v
-        ct = _rows(txt[sl], normalize) - mu_t
-        spread_v += float(np.einsum("ij,ij->", cv, cv))
-        spread_t += float(np.einsum("ij,ij->", ct, ct))
-        cv -= ct  # the centred pair differences
-        dist_sq += float(np.einsum("ij,ij->", cv, cv))
-        cv += delta  # = v̂_i − t̂_i
-        raw_sq += float(np.einsum("ij,ij->", cv, cv))
-    return GapDecomposition(raw=float(np.sqrt(raw_sq / n)), centroid=float(np.linalg.norm(delta)),
-                            distribution=float(np.sqrt(dist_sq / n)), spread_image=float(np.sqrt(spread_v / n)),
-                            spread_text=float(np.sqrt(spread_t / n)), n=int(n))
+    parts = [_Moments(d) for _ in range(3)]                                     # image, text, image − text
+
+    def revalidate() -> None:
+        as_paired(img, txt)
+
+    bufs: dict = {}                                      # one working block per modality, reused
+    with _one_blas_thread():
+        for sl in _fused_slices(n, d):
+            v, t = (_unit_block(x[sl], revalidate, bufs, m) if normalize else np.array(x[sl], dtype=np.float64)
+                    for m, x in enumerate((img, txt)))
+            mean_v, m2_v = _centre(v)
+            mean_t, m2_t = _centre(t)
+            v -= t                                       # the centred differences (v̂_i − v̄_b) − (t̂_i − t̄_b)
+            flat = v.reshape(-1)
+            for acc, mean, m2 in zip(parts, (mean_v, mean_t, mean_v - mean_t), (m2_v, m2_t, float(flat @ flat))):
+                acc.add(len(v), mean, m2)
+    mv, mt, me = parts
+    return GapDecomposition(raw=float(np.sqrt(me.m2 / n + me.mean @ me.mean)), centroid=float(np.linalg.norm(me.mean)),
+                            distribution=float(np.sqrt(me.m2 / n)), spread_image=float(np.sqrt(mv.m2 / n)),
+                            spread_text=float(np.sqrt(mt.m2 / n)), n=int(n))
+
+
+def _unit_block(block: np.ndarray, revalidate: Any, bufs: dict, key: int) -> np.ndarray:
+    """The unit rows of one block in its working precision (float32 stays float32); rare rows via float64.
+
+    Written to the reused buffer ``bufs[key]`` (allocated on first use, at the first block's size).
+    """
+    x = _work(block)
+    w, rare = unit_scales(x)
+    units = None if rare is None else _rare_units(x, rare, revalidate)   # raises on an invalid row
+    buf = bufs.get(key)
+    if buf is None or buf.dtype != x.dtype or buf.shape[0] < x.shape[0]:
+        buf = bufs[key] = np.empty_like(x)
+    out = np.multiply(x, w[:, None], out=buf[:x.shape[0]])
+    if units is not None:
+        out[rare] = units
+    return out
+
+
+def _centre(rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre a block on its own mean, in place: ``(mean, Σ_i ‖x_i − mean‖²)``, both accumulated in float64.
+
+    Centring in the block's precision leaves a residual mean ``r`` (rounding of the mean), which the
+    sum of squares accounts for exactly: ``Σ‖x − m‖² = Σ‖x − m'‖² − k‖r‖²``.
+    """
+    k = rows.shape[0]
+    ones = np.ones(k, dtype=rows.dtype)
+    mean = (ones @ rows).astype(np.float64) / k
+    rows -= mean.astype(rows.dtype)
+    resid = (ones @ rows).astype(np.float64) / k
+    flat = rows.reshape(-1)
+    return mean + resid, max(0.0, float(flat @ flat) - k * float(resid @ resid))
+
+
+class _Moments:
+    """Running mean and centred sum of squares ``Σ_i ‖x_i − x̄‖²`` of rows added block by block.
+
+    Blocks come centred on their own means (:func:`_centre`, so the squares never cancel) and are
+    merged with ``M2 = M2_a + M2_b + ‖x̄_a − x̄_b‖²·n_a·n_b/(n_a + n_b)`` (Chan, Golub & LeVeque 1979),
+    in float64.
+    """
+
+    def __init__(self, d: int) -> None:
+        self.n, self.mean, self.m2 = 0, np.zeros(d), 0.0
+
+    def add(self, k: int, mean: np.ndarray, m2: float) -> None:
+        """Merge a block of ``k`` rows with mean ``mean`` and centred sum of squares ``m2``."""
+        total = self.n + k
+        step = mean - self.mean
+        self.m2 += m2 + float(step @ step) * self.n * k / total
+        self.mean += step * (k / total)
+        self.n = total
 
 
 @validate_params({"normalize": ["boolean"]})
@@ -266,7 +326,7 @@ def _covariance(x: np.ndarray, normalize: bool) -> tuple[np.ndarray, np.ndarray]
     shift = None
     s = np.zeros(d)
     g = np.zeros((d, d))
-    for sl in _slices(n, d):
+    for sl in _row_slices(n, d):
         c = _rows(x[sl], normalize)
         if shift is None:
             shift = c.mean(axis=0)
@@ -410,7 +470,7 @@ def mmd(image: Any, text: Any, *, center: bool = True, normalize: bool = True, s
     if method == "exact":
         v = _rows(img, normalize) - off_v
         t = _rows(txt, normalize) - off_t
-        block = max(1, _CHUNK_ELEMS // max(v.shape[0], t.shape[0], 1))
+        block = max(1, _blocks._CHUNK_ELEMS // max(v.shape[0], t.shape[0], 1))
         value = _kernel_mean(v, v, gamma, block) + _kernel_mean(t, t, gamma, block) - 2.0 * _kernel_mean(v, t, gamma, block)
         return max(0.0, float(value))
     w = rng.standard_normal((d, n_features)) / float(sigma)
@@ -418,7 +478,7 @@ def mmd(image: Any, text: Any, *, center: bool = True, normalize: bool = True, s
 
     def feature_mean(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
         total = np.zeros(n_features)
-        for sl in _slices(x.shape[0], max(d, n_features)):
+        for sl in _row_slices(x.shape[0], max(d, n_features)):
             proj = (_rows(x[sl], normalize) - offset) @ w
             proj += b
             np.cos(proj, out=proj)
@@ -477,7 +537,7 @@ def conformity(x: Any, reference: Any = None) -> np.ndarray:
                              "embedding space.")
         mean = _mean(ref, True)
     out = np.empty(n)
-    for sl in _slices(n, d):
+    for sl in _row_slices(n, d):
         out[sl] = _rows(arr[sl], True) @ mean
     if reference is None:
         out = (n * out - 1.0) / (n - 1.0)
