@@ -305,7 +305,7 @@ def distribution_gap(image: Any, text: Any, *, normalize: bool = True) -> float:
     The pair distances that remain once both centroids are moved onto each other; the paired
     part of :func:`gap_decomposition`, where the definition and our choice of averaging are
     stated. 0 when the text rows are a translate of the image rows (then the centroid gap is the
-    translation); unchanged by any translation of either modality. O(n·d), two chunked passes.
+    translation); unchanged by any translation of either modality. O(n·d), one fused pass.
 
     Chapter "What the centroid misses".
     """
