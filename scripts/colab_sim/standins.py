@@ -26,7 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
-# the ids the chapters load (gapkit/encoders/_registry.py and gapkit/datasets.py)
+# the ids the chapters load (gapkit/encoders/_registry.py and gapkit/datasets/)
 CLIP_ID = "openai/clip-vit-base-patch32"
 SIGLIP_ID = "google/siglip-base-patch16-384"
 MEDSIGLIP_ID = "google/medsiglip-448"
