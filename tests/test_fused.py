@@ -106,9 +106,11 @@ def test_float32_sums_are_accumulated_in_float64_across_blocks():
     assert abs(naive32 - ref) > 1e-6  # the data tell the two apart: one float32 accumulator is off by ~5e-6
 
 
+@pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("elems", [20, 1 << 10, 1 << 18])
-def test_block_boundaries_float64(monkeypatch, elems):
+def test_block_boundaries_float64(monkeypatch, elems, group):
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", elems)
+    monkeypatch.setattr(g._rows, "_FUSED_GROUP", group)  # blocks per stacked call of _unit_sum
     img, txt = cone_pairs(777, 13, seed=2, dtype=np.float64)
     check_all(img, txt, 1e-12)
 

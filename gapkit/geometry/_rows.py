@@ -34,9 +34,19 @@ def _unit_rows(block: np.ndarray) -> np.ndarray:
     return l2_normalize(block, dtype=np.float64)
 
 
+#: Blocks that :func:`gapkit.geometry._fused._unit_sum` passes through each numpy call together (as one
+#: stacked array): four blocks of 1 MB cost fewer calls than one and still sit in the last-level cache.
+_FUSED_GROUP = 4
+
+
+def _fused_rows(d: int) -> int:
+    """Rows per block of the fused O(n·d) passes: at most ``_FUSED_ROWS`` rows and ``_FUSED_ELEMS`` numbers."""
+    return max(1, min(_FUSED_ROWS, min(_FUSED_ELEMS, _CHUNK_ELEMS) // max(d, 1)))
+
+
 def _fused_slices(n: int, d: int) -> Iterator[slice]:
     """Row blocks of the fused O(n·d) passes: at most ``_FUSED_ROWS`` rows and ``_FUSED_ELEMS`` numbers."""
-    step = max(1, min(_FUSED_ROWS, min(_FUSED_ELEMS, _CHUNK_ELEMS) // max(d, 1)))
+    step = _fused_rows(d)
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
 
