@@ -26,6 +26,28 @@ def test_import_gapkit_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+LIVE_STATE = {
+    "gapkit.train": {"_MM_THREADS": "gapkit.train._threads"},
+    "gapkit.geometry": {"_BLAS_CONTROLLER": "gapkit.geometry._rows"},
+    "gapkit.encoders": {"_REGISTRY": "gapkit.encoders._registry", "_LAZY": "gapkit.encoders._registry",
+                        "_COMPOSITES_ALPHA": "gapkit.encoders._images"},
+    "gapkit.contrastive": {"_MINILM": "gapkit.contrastive._text", "_TEXT_MEMO": "gapkit.contrastive._text"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(LIVE_STATE))
+def test_package_state_is_read_live_from_its_one_home(package, monkeypatch):
+    pkg = importlib.import_module(package)
+    for name, home in LIVE_STATE[package].items():
+        module = importlib.import_module(home)
+        assert name not in vars(pkg) and name in dir(pkg), name   # no copy in the package, but listed
+        marker = object()
+        monkeypatch.setattr(module, name, marker)
+        assert getattr(pkg, name) is marker, name                   # the value of the moment, not a copy
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'no_such_name'"):
+        pkg.no_such_name
+
+
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError):
         gapkit.no_such_thing

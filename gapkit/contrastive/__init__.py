@@ -52,7 +52,7 @@ Chapters 1–3 (offline profile); the same functions run on a GPU in Colab.
 
 from __future__ import annotations
 
-from typing import Any
+from .._live import live_state
 
 # The code lives in one private module per idea; each imports only from lower ones (and from other gapkit
 # modules), never from this package:
@@ -100,13 +100,4 @@ __all__ = [
 
 #: module-level state, by its one home: read live, so the package shows the current value
 _STATE = {"_MINILM": _text, "_TEXT_MEMO": _text}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _STATE:
-        return getattr(_STATE[name], name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_STATE))
+__getattr__, __dir__ = live_state(__name__, globals(), _STATE)

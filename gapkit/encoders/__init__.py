@@ -80,7 +80,7 @@ values (see :meth:`TorchEncoder.preprocess`) and goes straight to the model.
 
 from __future__ import annotations
 
-from typing import Any
+from .._live import live_state
 
 # The code lives in one private module per idea; each imports only from lower ones (and from gapkit's
 # own private modules), never from this package:
@@ -135,13 +135,4 @@ __all__ = [
 
 #: module-level state, by its one home: read live, so the package shows the current value
 _STATE = {"_REGISTRY": _registry, "_LAZY": _registry, "_COMPOSITES_ALPHA": _images}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _STATE:
-        return getattr(_STATE[name], name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_STATE))
+__getattr__, __dir__ = live_state(__name__, globals(), _STATE)

@@ -44,7 +44,7 @@ nothing forms an ``n × n`` matrix:
 
 from __future__ import annotations
 
-from typing import Any
+from .._live import live_state
 
 # The code lives in one private module per idea; each imports only from lower ones (and from gapkit's
 # own private modules), never from this package:
@@ -104,8 +104,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # _BLAS_CONTROLLER is state that _rows._one_blas_thread sets on first use: read it there, live
-    if name == "_BLAS_CONTROLLER":
-        return _rows._BLAS_CONTROLLER
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# _BLAS_CONTROLLER is state that _rows._one_blas_thread sets on first use: read it there, live
+__getattr__, __dir__ = live_state(__name__, globals(), {"_BLAS_CONTROLLER": _rows})

@@ -88,7 +88,7 @@ the batched code: ``benchmarks/bench_sweep.py`` times both paths.
 
 from __future__ import annotations
 
-from typing import Any
+from .._live import live_state
 
 # The code lives in one private module per idea; each imports only from lower ones (and from other gapkit
 # modules), never from this package:
@@ -136,8 +136,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # _MM_THREADS is state that _threads._ThreadChoice sets while a sweep runs: read it there, live
-    if name == "_MM_THREADS":
-        return _threads._MM_THREADS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# _MM_THREADS is state that _threads._ThreadChoice sets while a sweep runs: read it there, live
+__getattr__, __dir__ = live_state(__name__, globals(), {"_MM_THREADS": _threads})
