@@ -53,6 +53,30 @@ def test_batched_equals_one_head_at_a_time(task, head):
     pd.testing.assert_frame_equal(fast.training, slow.training, atol=1e-9, rtol=0)
 
 
+def test_padded_lambda_slots_change_nothing(monkeypatch):
+    """11 λ get a twelfth, masked slot on CPU (faster products); with early stopping shrinking the set, the
+    numbers equal those without padding and those of one head at a time."""
+    import gapkit.train._fit as fit
+
+    assert fit._lam_slots(11, 1, "linear", torch.device("cpu")) == 12
+    assert fit._lam_slots(12, 1, "linear", torch.device("cpu")) == 12
+    assert fit._lam_slots(7, 1, "linear", torch.device("cpu")) == 8
+    assert fit._lam_slots(3, 1, "linear", torch.device("cpu")) == 3         # 4 rows are slower than 3
+    assert fit._lam_slots(11, 3, "linear", torch.device("cpu")) == 11      # multiclass: no padding
+    assert fit._lam_slots(11, 1, "mlp", torch.device("cpu")) == 11
+    img, txt, y = labelled_pairs(n=300, d=24, signal=0.3, seed=3)   # weak signal, high lr: heads stop early
+    kw = dict(lams=np.linspace(0, 1, 11), seeds=(42, 43), dtype="float64", device="cpu", max_epochs=100,
+              batch_size=64, patience=2, lr=3e-2, progress=False)
+    padded = sweep_lambda(img, txt, y, **kw)
+    assert padded.training.epochs.nunique() > 1                              # heads stopped at different epochs
+    slow = sweep_lambda(img, txt, y, batched=False, **kw)
+    monkeypatch.setattr(fit, "_lam_slots", lambda width, *args: width)
+    plain = sweep_lambda(img, txt, y, **kw)
+    pd.testing.assert_frame_equal(padded.table, plain.table, atol=1e-12, rtol=0)
+    pd.testing.assert_frame_equal(padded.training, plain.training, atol=1e-12, rtol=0)
+    pd.testing.assert_frame_equal(padded.table, slow.table, atol=1e-9, rtol=0)
+
+
 def test_batched_equals_train_head_float32():
     img, txt, y = labelled_pairs(seed=1)
     res = sweep_lambda(img, txt, y, lams=[0.0, 1.0], seeds=(7,), device="cpu", **SMALL)
