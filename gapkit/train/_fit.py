@@ -32,8 +32,7 @@ def _lam_slots(width: int, outputs: int, head: str, device: torch.device) -> int
     return width
 
 
-def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_BatchedHeads",
-                    slots: Any = lambda width: width) -> None:
+def _shrink_working(w: Any, active: np.ndarray, set_working: Any, model: "_BatchedHeads", slots: Any) -> None:
     """After heads stopped: mask them, and drop them from the working set if a dimension shrinks.
 
     ``slots(width)``: the λ-axis width that holds ``width`` heads per seed (:func:`_lam_slots`).
