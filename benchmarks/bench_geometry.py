@@ -17,7 +17,10 @@ use their first rows), then each metric runs. Columns:
   bare ``x.sum(0)`` over the same input arrays (both for image-text metrics, the
   image for single-modality ones), fastest of several. Goals (issue 17): the
   single-pass metrics at most 3x, ``centroid_gap`` at most 2x at n = 1,000,000 and
-  never slower than the peers' version at any n.
+  never slower than the peers' version at any n. The floor is one thread's (numpy's
+  sum does not split); ``centroid_gap`` and ``gap_decomposition`` use two threads on
+  arrays from 1,536 rows at d = 512 (``gapkit.geometry._rows._PARALLEL_ELEMS``),
+  where two CPUs are free, so they can come in under 1x.
 - ``peer: ...`` rows: the peers' own code on the same arrays, here Schrodi et al.'s
   float32 torch centroid gap (``F.normalize`` each modality, then the norm of the
   difference of the means), with torch's default threads and with one thread

@@ -174,6 +174,7 @@ def _scaled_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, m
 
 
+@functools.lru_cache(maxsize=None)
 def _norm_bounds(dt: np.dtype) -> tuple[float, float]:
     """Squared norms in ``[lo, hi]`` are safe to use in ``dt``: no overflow, no precision lost to subnormals."""
     fi = np.finfo(dt)
@@ -232,9 +233,9 @@ def unit_scales(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # such rows are flagged just below
         sq = np.vecdot(block, block)  # a BLAS dot per row: twice as fast as einsum on a block in cache
     lo, hi = _norm_bounds(block.dtype)
-    good = (sq >= lo) & (sq <= hi)  # False for NaN, inf, 0 and subnormal-range sums
     rare = None
-    if not good.all():
+    if not (sq.min() >= lo and sq.max() <= hi):  # two reductions when all are safe (a NaN fails the first)
+        good = (sq >= lo) & (sq <= hi)  # False for NaN, inf, 0 and subnormal-range sums
         rare = np.flatnonzero(~good)
         sq[rare] = 1.0
     w = np.sqrt(sq, out=sq)

@@ -64,6 +64,29 @@ def reference(image, text):
 DECOMPOSITION = ["raw", "distribution", "spread_image", "spread_text"]
 
 
+@pytest.fixture(params=["serial", "two threads"])
+def threads(request, monkeypatch):
+    """Run a test with the two-modality and two-half passes serial, and forced onto two threads.
+
+    Returns the list of worker hand-offs (empty in the serial case), so a test can check the path it took.
+    """
+    handoffs: list[int] = []
+    if request.param == "serial":
+        monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 1 << 62)
+    else:
+        monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+        monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+        monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+        worker = g._fused._sum_worker
+
+        def counted():
+            handoffs.append(1)
+            return worker()
+
+        monkeypatch.setattr(g._fused, "_sum_worker", counted)
+    return request.param, handoffs
+
+
 def check_all(image, text, tol):
     ref = reference(image, text)
     for name in PAIR:
@@ -87,9 +110,85 @@ def cone_pairs(n, d, seed=0, dtype=np.float32):
 
 
 @pytest.mark.parametrize("n,d", [(2, 3), (513, 512), (20_000, 64)])
-def test_float32_matches_float64_reference(n, d):
+def test_float32_matches_float64_reference(n, d, threads):
     img, txt = cone_pairs(n, d)
     check_all(img, txt, 1e-6)
+    mode, handoffs = threads
+    assert bool(handoffs) == (mode == "two threads")
+
+
+def test_two_threads_give_the_serial_answers(monkeypatch):
+    """Each modality's sum stays whole on one thread (bit for bit); the decomposition's halves merge exactly."""
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 64 * 100)  # 100-row blocks: 37 of them, halves of 18 and 19
+    img, txt = cone_pairs(3700, 64, seed=11)
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 1 << 62)
+    serial_vec, serial_dec = g.gap_vector(img, txt), g.gap_decomposition(img, txt)
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    np.testing.assert_array_equal(g.gap_vector(img, txt), serial_vec)
+    dec = g.gap_decomposition(img, txt)
+    assert dec.n == serial_dec.n
+    for name in DECOMPOSITION + ["centroid"]:
+        assert getattr(dec, name) == pytest.approx(getattr(serial_dec, name), rel=1e-13, abs=1e-15), name
+
+
+def test_two_threads_only_where_they_can_gain(monkeypatch):
+    """Serial below the size threshold, on one CPU, and where numpy's BLAS is held to one thread."""
+    handoffs: list[int] = []
+    worker = g._fused._sum_worker
+    monkeypatch.setattr(g._fused, "_sum_worker", lambda: handoffs.append(1) or worker())
+    img, txt = cone_pairs(300, 16, seed=12)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", img.size + 1)
+    g.centroid_gap(img, txt)
+    assert not handoffs  # below the threshold
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", img.size)
+    with g._one_blas_thread():  # the caller holds numpy's BLAS to one thread (as the sweeps do)
+        g.centroid_gap(img, txt)
+    assert not handoffs
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 1)
+    g.centroid_gap(img, txt)
+    assert not handoffs  # one CPU
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    g.centroid_gap(img, txt)
+    assert handoffs  # and the check can tell: here it does hand off
+
+
+def test_one_blas_thread_restores_the_callers_setting():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas()
+        assert before and 1 not in before
+        with g._one_blas_thread():
+            assert set(blas()) == {1}
+            with g._one_blas_thread():  # nested: still one, and the outer restores
+                assert set(blas()) == {1}
+            assert set(blas()) == {1}
+        assert blas() == before
+
+
+def _centroid_gap_in_child(img, txt):
+    return g.centroid_gap(img, txt)
+
+
+def test_a_forked_child_gets_its_own_worker(monkeypatch):
+    """The worker thread does not survive a fork; a child that used the parent's executor would wait forever."""
+    import multiprocessing
+
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    img, txt = cone_pairs(200, 8, seed=13)
+    here = g.centroid_gap(img, txt)  # the parent's worker now exists
+    assert g._fused._SUM_WORKER is not None
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_centroid_gap_in_child, (img, txt)).get(timeout=60) == here
 
 
 def test_float32_sums_are_accumulated_in_float64_across_blocks():
@@ -108,7 +207,7 @@ def test_float32_sums_are_accumulated_in_float64_across_blocks():
 
 @pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("elems", [20, 1 << 10, 1 << 18])
-def test_block_boundaries_float64(monkeypatch, elems, group):
+def test_block_boundaries_float64(monkeypatch, elems, group, threads):
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", elems)
     monkeypatch.setattr(g._rows, "_FUSED_GROUP", group)  # blocks per stacked call of _unit_sum
     img, txt = cone_pairs(777, 13, seed=2, dtype=np.float64)
@@ -135,7 +234,7 @@ def test_near_identical_pairs_keep_their_distance():
     assert g.paired_distance(img, txt) == pytest.approx(ref["paired_distance"], abs=1e-6)
 
 
-def test_a_tiny_distribution_gap_beside_a_large_centroid_gap_keeps_its_digits():
+def test_a_tiny_distribution_gap_beside_a_large_centroid_gap_keeps_its_digits(threads):
     """Texts a translate of the images on the sphere (in float32): distribution gap ~1e-8, centroid gap 0.6.
 
     Each block is centred on its own mean before squaring, so the small part is not the difference
@@ -162,7 +261,7 @@ SCALED = {
 
 
 @pytest.mark.parametrize("kind", sorted(SCALED))
-def test_rows_at_hostile_scales_mixed_with_ordinary_rows(monkeypatch, kind):
+def test_rows_at_hostile_scales_mixed_with_ordinary_rows(monkeypatch, kind, threads):
     dtype, scales = SCALED[kind]
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 40 * 16)  # blocks of 40 rows: some blocks all rare, some mixed
     img, txt = cone_pairs(400, 16, seed=5, dtype=np.float64)
@@ -206,7 +305,7 @@ def _message(fn, *args):
 
 
 @pytest.mark.parametrize("name", PAIR + ["gap_vector", "gap_decomposition", "distribution_gap"])
-def test_bad_rows_in_later_blocks_are_named_as_by_the_full_check(monkeypatch, name):
+def test_bad_rows_in_later_blocks_are_named_as_by_the_full_check(monkeypatch, name, threads):
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 10 * 8)  # 10 rows per block
     img, txt = cone_pairs(100, 8, seed=7)
     bad_img, bad_txt = img.copy(), txt.copy()

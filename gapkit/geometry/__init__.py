@@ -51,7 +51,7 @@ from .._live import live_state
 #
 #   _params        declarative parameter constraints
 #   _rows          block sizes, row blocks, the one normaliser, BLAS threads, normalize_rows
-#   _fused         the fused single-pass kernels (_unit_sum, _pair_pass)
+#   _fused         the fused single-pass kernels (_unit_sum, _pair_pass) and their two-thread split
 #   _spread        mean resultant length, mean pairwise cosine, uniformity
 #   _centroid      gap vector, centroid gap, paired distance/cosine, alignment, RMG
 #   _spectrum      effective rank, participation ratio, first-PC variance share
@@ -60,15 +60,16 @@ from .._live import live_state
 #   _report        Estimate, GapReport, gap_report
 #
 # Everything is re-exported here, private helpers included. The block sizes (_CHUNK_ELEMS,
-# _FUSED_ELEMS) are read from gapkit.geometry._rows at call time: patch them there, not here.
+# _FUSED_ELEMS) and the two-thread threshold (_PARALLEL_ELEMS) are read from gapkit.geometry._rows at
+# call time: patch them there, not here.
 
 from ._distribution import (GapDecomposition, JointClustering, conformity, distribution_gap, frechet_distance,  # noqa: F401
                              gap_decomposition, joint_clustering_score, mmd)
 from . import _rows
 from ._centroid import (_rmg_from_parts, alignment, centroid_gap, gap_vector, paired_cosine,  # noqa: F401
                         paired_distance, relative_modality_gap)
-from ._fused import (_DIRECT_DISTANCE_COS, _pair_block, _pair_pass, _PairPass, _rare_in, _rare_units,  # noqa: F401
-                     _unit_sum, _units64, _work)
+from ._fused import (_DIRECT_DISTANCE_COS, _on_two_threads, _pair_block, _pair_pass, _PairPass, _rare_in,  # noqa: F401
+                     _rare_units, _two_threads_gain, _unit_sum, _unit_sums, _units64, _work)
 from ._params import _FRACTION, _KERNEL_T, _MAX_ROWS, _SEED  # noqa: F401
 from ._report import (_MODALITIES, _PAIR, Estimate, GapReport, _bootstrap_counts, _weighted_sums,  # noqa: F401
                       _wilson, gap_report)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_paired
-from ._fused import _pair_pass, _unit_sum
+from ._fused import _pair_pass, _unit_sums
 from ._spread import _off_diagonal_cosine
 
 
@@ -43,7 +43,8 @@ def gap_vector(image: Any, text: Any) -> np.ndarray:
         as_paired(img, txt)
 
     n = img.shape[0]
-    return _unit_sum(img, revalidate) / n - _unit_sum(txt, revalidate) / n
+    image_sum, text_sum = _unit_sums(img, txt, revalidate)
+    return image_sum / n - text_sum / n
 
 
 def centroid_gap(image: Any, text: Any) -> float:

@@ -58,7 +58,7 @@ import numpy as np
 from .._validation import (SEED, Integral, Interval, Options, Real, as_matrix, as_paired, check_labels, l2_normalize,
                           unit_scales, validate_params)
 from . import _rows as _blocks  # the block sizes, read at call time (tests shrink them there)
-from ._fused import _rare_units, _work
+from ._fused import _on_two_threads, _rare_units, _two_threads_gain, _work
 from ._rows import _fused_slices, _one_blas_thread, _row_slices
 
 __all__ = [
@@ -226,30 +226,48 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
     else:
         img, txt = _paired(image, text, normalize)
     n, d = img.shape
-    parts = [_Moments(d) for _ in range(3)]                                     # image, text, image − text
 
     def revalidate() -> None:
         as_paired(img, txt)
 
-    bufs: dict = {}                                      # the working blocks (image, text, difference), reused
-    raw_sq = 0.0
-    with _one_blas_thread():
-        for sl in _fused_slices(n, d):
-            v, t = (_unit_block(x[sl], revalidate, bufs, m) if normalize else np.array(x[sl], dtype=np.float64)
-                    for m, x in enumerate((img, txt)))
-            # the raw gap straight from the pair differences, so raw² = centroid² + distribution² is a check
-            diff = np.subtract(v, t, out=_buffer(bufs, 2, v)).reshape(-1)
-            raw_sq += float(diff @ diff)
-            mean_v, m2_v = _centre(v)
-            mean_t, m2_t = _centre(t)
-            v -= t                                       # the centred differences (v̂_i − v̄_b) − (t̂_i − t̄_b)
-            flat = v.reshape(-1)
-            for acc, mean, m2 in zip(parts, (mean_v, mean_t, mean_v - mean_t), (m2_v, m2_t, float(flat @ flat))):
-                acc.add(len(v), mean, m2)
-    mv, mt, me = parts
+    slices = list(_fused_slices(n, d))
+    if len(slices) > 1 and _two_threads_gain(img.size):  # two halves of the blocks side by side, merged exactly
+        half = len(slices) // 2
+        (mv, mt, me, raw_sq), rest = _on_two_threads(
+            lambda: _decompose_blocks(img, txt, slices[:half], normalize, revalidate),
+            lambda: _decompose_blocks(img, txt, slices[half:], normalize, revalidate))
+        for acc, other in zip((mv, mt, me), rest):
+            acc.merge(other)
+        raw_sq += rest[3]
+    else:
+        with _one_blas_thread():
+            mv, mt, me, raw_sq = _decompose_blocks(img, txt, slices, normalize, revalidate)
     return GapDecomposition(raw=float(np.sqrt(raw_sq / n)), centroid=float(np.linalg.norm(me.mean)),
                             distribution=float(np.sqrt(me.m2 / n)), spread_image=float(np.sqrt(mv.m2 / n)),
                             spread_text=float(np.sqrt(mt.m2 / n)), n=int(n))
+
+
+def _decompose_blocks(img: np.ndarray, txt: np.ndarray, slices: list[slice], normalize: bool,
+                      revalidate: Any) -> tuple["_Moments", "_Moments", "_Moments", float]:
+    """The fused pass of :func:`gap_decomposition` over the blocks ``slices``: the moments of ``v̂``, ``t̂``
+    and ``v̂ − t̂`` and the raw ``Σ_i ‖v̂_i − t̂_i‖²``."""
+    d = img.shape[1]
+    parts = [_Moments(d) for _ in range(3)]                                     # image, text, image − text
+    bufs: dict = {}                                      # the working blocks (image, text, difference), reused
+    raw_sq = 0.0
+    for sl in slices:
+        v, t = (_unit_block(x[sl], revalidate, bufs, m) if normalize else np.array(x[sl], dtype=np.float64)
+                for m, x in enumerate((img, txt)))
+        # the raw gap straight from the pair differences, so raw² = centroid² + distribution² is a check
+        diff = np.subtract(v, t, out=_buffer(bufs, 2, v)).reshape(-1)
+        raw_sq += float(diff @ diff)
+        mean_v, m2_v = _centre(v)
+        mean_t, m2_t = _centre(t)
+        v -= t                                       # the centred differences (v̂_i − v̄_b) − (t̂_i − t̄_b)
+        flat = v.reshape(-1)
+        for acc, mean, m2 in zip(parts, (mean_v, mean_t, mean_v - mean_t), (m2_v, m2_t, float(flat @ flat))):
+            acc.add(len(v), mean, m2)
+    return parts[0], parts[1], parts[2], raw_sq
 
 
 def _unit_block(block: np.ndarray, revalidate: Any, bufs: dict, key: int) -> np.ndarray:
@@ -308,6 +326,11 @@ class _Moments:
         self.m2 += m2 + float(step @ step) * self.n * k / total
         self.mean += step * (k / total)
         self.n = total
+
+    def merge(self, other: "_Moments") -> None:
+        """Merge the rows another accumulator has seen (the same update, with its count, mean and M2)."""
+        if other.n:
+            self.add(other.n, other.mean, other.m2)
 
 
 @validate_params({"normalize": ["boolean"]})
