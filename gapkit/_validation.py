@@ -234,7 +234,7 @@ def unit_scales(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         sq = np.vecdot(block, block)  # a BLAS dot per row: twice as fast as einsum on a block in cache
     lo, hi = _norm_bounds(block.dtype)
     rare = None
-    if not (sq.min() >= lo and sq.max() <= hi):  # two reductions when all are safe (a NaN fails the first)
+    if sq.size and not (sq.min() >= lo and sq.max() <= hi):  # two reductions when all are safe (NaN fails the first)
         good = (sq >= lo) & (sq <= hi)  # False for NaN, inf, 0 and subnormal-range sums
         rare = np.flatnonzero(~good)
         sq[rare] = 1.0

@@ -293,6 +293,12 @@ def test_unit_scales_flags_exactly_the_unsafe_rows():
     np.testing.assert_allclose(w[keep], 1 / np.linalg.norm(x[keep].astype(np.float64), axis=1), rtol=1e-6)
     w64, rare64 = unit_scales(x[keep].astype(np.float64) * 1e100)
     assert rare64 is None and w64.dtype == np.float64
+    w0, rare0 = unit_scales(x[:0])  # an empty block: nothing to scale, nothing rare
+    assert w0.shape == (0,) and rare0 is None
+    for bad in (np.nan, np.inf, 0.0):  # one unsafe row among safe ones is found (the fast check is a min/max)
+        y = np.ones((5, 4), dtype=np.float32)
+        y[3] = bad
+        np.testing.assert_array_equal(unit_scales(y)[1], [3])
 
 
 # ---------------------------------------------------------------- the row check is part of the pass
