@@ -118,15 +118,25 @@ def test_float32_matches_float64_reference(n, d, threads):
 
 
 def test_two_threads_give_the_serial_answers(monkeypatch):
-    """Each modality's sum stays whole on one thread (bit for bit); the decomposition's halves merge exactly."""
+    """Each modality's sum stays whole on one thread (bit for bit); the pair pass's and the decomposition's halves of
+    blocks merge exactly (to the rounding of the float64 totals)."""
     monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 64 * 100)  # 100-row blocks: 37 of them, halves of 18 and 19
     img, txt = cone_pairs(3700, 64, seed=11)
     monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 1 << 62)
     serial_vec, serial_dec = g.gap_vector(img, txt), g.gap_decomposition(img, txt)
+    serial_pair = g._pair_pass(img, txt)
+    serial = {name: getattr(g, name)(img, txt) for name in PAIR}
     monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
     monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
     monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
     np.testing.assert_array_equal(g.gap_vector(img, txt), serial_vec)
+    pair = g._pair_pass(img, txt)  # every pair's cosine and distance as computed serially; the sums to rounding
+    np.testing.assert_array_equal(pair.cos, serial_pair.cos)
+    np.testing.assert_array_equal(pair.dist, serial_pair.dist)
+    np.testing.assert_allclose(pair.sum_image, serial_pair.sum_image, rtol=1e-14, atol=1e-12)
+    np.testing.assert_allclose(pair.sum_text, serial_pair.sum_text, rtol=1e-14, atol=1e-12)
+    for name in PAIR:
+        assert getattr(g, name)(img, txt) == pytest.approx(serial[name], rel=1e-13, abs=1e-15), name
     dec = g.gap_decomposition(img, txt)
     assert dec.n == serial_dec.n
     for name in DECOMPOSITION + ["centroid"]:

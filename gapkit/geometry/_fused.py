@@ -174,10 +174,22 @@ def _pair_pass(img: np.ndarray, txt: np.ndarray, weights: np.ndarray | None = No
     def revalidate() -> None:
         as_paired(img, txt)
 
-    with contextlib.nullcontext() if weights is not None else _one_blas_thread():  # (bootstrap GEMMs: all threads)
-        for sl in _fused_slices(n, d):
-            _pair_block(out, img[sl], txt[sl], sl, None if weights is None else weights[:, sl], sums, dist,
+    def blocks(acc: _PairPass, part: list[slice]) -> None:
+        for sl in part:
+            _pair_block(acc, img[sl], txt[sl], sl, None if weights is None else weights[:, sl], sums, dist,
                         revalidate)
+
+    slices = list(_fused_slices(n, d))
+    if weights is None and len(slices) > 1 and _two_threads_gain(img.size):
+        # two halves of the blocks side by side: the per-pair arrays are shared (disjoint rows), the sums added
+        half = len(slices) // 2
+        rest = _PairPass(np.zeros(d), np.zeros(d), out.cos, out.dist)
+        _on_two_threads(lambda: blocks(out, slices[:half]), lambda: blocks(rest, slices[half:]))
+        out.sum_image += rest.sum_image
+        out.sum_text += rest.sum_text
+        return out
+    with contextlib.nullcontext() if weights is not None else _one_blas_thread():  # (bootstrap GEMMs: all threads)
+        blocks(out, slices)
     return out
 
 
