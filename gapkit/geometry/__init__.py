@@ -28,7 +28,12 @@ nothing forms an ``n × n`` matrix:
   the one normaliser; invalid rows raise the full check's ``ValueError``.
   Float32 results agree with float64 references to about 1e-7 (tested to 1e-6);
   the mean pairwise cosine uses the resultant-length identity
-  ``mean_{i≠j} cos(x_i, x_j) = (n R² − 1)/(n − 1)`` instead of all pairs;
+  ``mean_{i≠j} cos(x_i, x_j) = (n R² − 1)/(n − 1)`` instead of all pairs.
+  From 1,536 rows at d = 512 (``_rows._PARALLEL_ELEMS`` numbers per array) the
+  paired metrics and :func:`gap_decomposition` run on two threads (the two
+  modalities' sums side by side, or two halves of the blocks merged exactly),
+  each on one BLAS thread; they stay serial on one CPU and wherever numpy's
+  BLAS is held to one thread (``OMP_NUM_THREADS=1``, a threadpoolctl limit);
 - the other metrics normalise in float64 blocks of about ``_CHUNK_ELEMS``
   numbers (16 MB) and reduce them on the fly;
 - spectral metrics (effective rank, participation ratio, PC1 share) accumulate
