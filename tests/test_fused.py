@@ -183,6 +183,24 @@ def test_one_blas_thread_restores_the_callers_setting():
         assert blas() == before
 
 
+def test_a_pass_started_on_the_worker_stays_serial(monkeypatch):
+    """Work the worker runs may itself call a metric: that one runs serially instead of waiting on itself."""
+    import threading
+
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    img, txt = cone_pairs(300, 8, seed=14)
+    want = g.centroid_gap(img, txt)
+    got = []
+    caller = threading.Thread(target=lambda: got.append(
+        g._fused._on_two_threads(lambda: g.centroid_gap(img, txt), lambda: g.centroid_gap(img, txt))), daemon=True)
+    caller.start()
+    caller.join(timeout=60)
+    assert not caller.is_alive(), "a pass started on the worker waited for the worker"
+    assert got == [(want, want)]
+
+
 def _centroid_gap_in_child(img, txt):
     return g.centroid_gap(img, txt)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -100,7 +101,21 @@ def _two_threads_gain(size: int) -> bool:
     least ``_rows._PARALLEL_ELEMS`` numbers go; and only where at least two CPUs are available and numpy's
     BLAS is allowed more than one thread (``OMP_NUM_THREADS=1`` or a threadpoolctl limit of 1 keeps it serial).
     """
-    return size >= _rows._PARALLEL_ELEMS and _cpu_count() >= 2 and _blas_thread_count() >= 2
+    return (size >= _rows._PARALLEL_ELEMS and not getattr(_ON_WORKER, "active", False) and _cpu_count() >= 2
+            and _blas_thread_count() >= 2)
+
+
+#: Set on the worker thread while it runs a half: a pass started there stays serial (waiting on the one
+#: worker from the worker itself would never end).
+_ON_WORKER = threading.local()
+
+
+def _as_worker(fn: Callable[[], Any]) -> Any:
+    _ON_WORKER.active = True
+    try:
+        return fn()
+    finally:
+        _ON_WORKER.active = False
 
 
 def _on_two_threads(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[Any, Any]:
@@ -111,7 +126,7 @@ def _on_two_threads(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[
     process). An error from either is raised after both have finished, so no work is left running.
     """
     with _one_blas_thread():
-        future = _sum_worker().submit(there)
+        future = _sum_worker().submit(_as_worker, there)
         try:
             first = here()
         except BaseException:
