@@ -77,13 +77,13 @@ def threads(request, monkeypatch):
         monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
         monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
         monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
-        worker = g._fused._sum_worker
+        worker = g._fused._fused_worker
 
         def counted():
             handoffs.append(1)
             return worker()
 
-        monkeypatch.setattr(g._fused, "_sum_worker", counted)
+        monkeypatch.setattr(g._fused, "_fused_worker", counted)
     return request.param, handoffs
 
 
@@ -146,8 +146,8 @@ def test_two_threads_give_the_serial_answers(monkeypatch):
 def test_two_threads_only_where_they_can_gain(monkeypatch):
     """Serial below the size threshold, on one CPU, and where numpy's BLAS is held to one thread."""
     handoffs: list[int] = []
-    worker = g._fused._sum_worker
-    monkeypatch.setattr(g._fused, "_sum_worker", lambda: handoffs.append(1) or worker())
+    worker = g._fused._fused_worker
+    monkeypatch.setattr(g._fused, "_fused_worker", lambda: handoffs.append(1) or worker())
     img, txt = cone_pairs(300, 16, seed=12)
     monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
     monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", img.size + 1)
@@ -214,7 +214,7 @@ def test_a_forked_child_gets_its_own_worker(monkeypatch):
     monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
     img, txt = cone_pairs(200, 8, seed=13)
     here = g.centroid_gap(img, txt)  # the parent's worker now exists
-    assert g._fused._SUM_WORKER is not None
+    assert g._fused._FUSED_WORKER is not None
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply_async(_centroid_gap_in_child, (img, txt)).get(timeout=60) == here
 

@@ -75,16 +75,16 @@ def _unit_sum(x: np.ndarray, revalidate: Any = None) -> np.ndarray:
     return total
 
 
-#: ``(pid, executor)``: the one worker thread :func:`_unit_sums` hands the second modality to, made on
-#: first use and again in a forked child (whose copy of the thread does not run).
-_SUM_WORKER: tuple[int, ThreadPoolExecutor] | None = None
+#: ``(pid, executor)``: the one worker thread :func:`_on_two_threads` hands the second half of a pass to,
+#: made on first use and again in a forked child (whose copy of the thread does not run).
+_FUSED_WORKER: tuple[int, ThreadPoolExecutor] | None = None
 
 
-def _sum_worker() -> ThreadPoolExecutor:
-    global _SUM_WORKER
-    if _SUM_WORKER is None or _SUM_WORKER[0] != os.getpid():
-        _SUM_WORKER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="gapkit-unit-sum"))
-    return _SUM_WORKER[1]
+def _fused_worker() -> ThreadPoolExecutor:
+    global _FUSED_WORKER
+    if _FUSED_WORKER is None or _FUSED_WORKER[0] != os.getpid():
+        _FUSED_WORKER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="gapkit-fused"))
+    return _FUSED_WORKER[1]
 
 
 def _cpu_count() -> int:
@@ -126,7 +126,7 @@ def _on_two_threads(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[
     process). An error from either is raised after both have finished, so no work is left running.
     """
     with _one_blas_thread():
-        future = _sum_worker().submit(_as_worker, there)
+        future = _fused_worker().submit(_as_worker, there)
         try:
             first = here()
         except BaseException:

@@ -40,8 +40,8 @@ def _unit_rows(block: np.ndarray) -> np.ndarray:
 _FUSED_GROUP = 4
 
 
-#: Numbers per array from which :func:`gapkit.geometry._fused._unit_sums` sums the two modalities on two
-#: threads (3 fused blocks: 1,536 rows at d = 512); below it, handing work to a thread costs more than it saves.
+#: Numbers per array from which the fused passes run on two threads (:func:`gapkit.geometry._fused._two_threads_gain`;
+#: 3 fused blocks, 1,536 rows at d = 512); below it, handing work to a thread costs more than it saves.
 _PARALLEL_ELEMS = 3 << 18
 
 
