@@ -201,6 +201,24 @@ def test_a_pass_started_on_the_worker_stays_serial(monkeypatch):
     assert got == [(want, want)]
 
 
+def test_a_worker_that_takes_no_work_leaves_the_pass_serial(monkeypatch):
+    """After interpreter shutdown has begun an executor refuses new work: the pass then runs serially, same answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    img, txt = cone_pairs(300, 8, seed=15)
+    monkeypatch.setattr(g._rows, "_FUSED_ELEMS", 8 * 50)  # 6 blocks, so the decomposition would split too
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 1 << 62)
+    want_vec, want_dec = g.gap_vector(img, txt), g.gap_decomposition(img, txt)
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_fused_worker", lambda: closed)
+    np.testing.assert_array_equal(g.gap_vector(img, txt), want_vec)
+    assert g.gap_decomposition(img, txt).distribution == pytest.approx(want_dec.distribution, rel=1e-12)
+
+
 def _centroid_gap_in_child(img, txt):
     return g.centroid_gap(img, txt)
 

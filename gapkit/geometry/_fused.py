@@ -126,7 +126,10 @@ def _on_two_threads(here: Callable[[], Any], there: Callable[[], Any]) -> tuple[
     process). An error from either is raised after both have finished, so no work is left running.
     """
     with _one_blas_thread():
-        future = _fused_worker().submit(_as_worker, there)
+        try:
+            future = _fused_worker().submit(_as_worker, there)
+        except RuntimeError:  # no new work after interpreter shutdown began (an atexit hook, a __del__): serial
+            return here(), there()
         try:
             first = here()
         except BaseException:
