@@ -110,5 +110,5 @@ __all__ = [
 ]
 
 
-# _BLAS_CONTROLLER is state that _rows._one_blas_thread sets on first use: read it there, live
+# _BLAS_CONTROLLER is state that _rows._blas_libraries sets on first use: read it there, live
 __getattr__, __dir__ = live_state(__name__, globals(), {"_BLAS_CONTROLLER": _rows})

@@ -57,7 +57,7 @@ def _fused_slices(n: int, d: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
-#: The BLAS libraries' threadpoolctl controllers (a list) once :func:`_one_blas_thread` has looked them
+#: The BLAS libraries' threadpoolctl controllers (a list) once :func:`_blas_libraries` has looked them
 #: up, ``False`` where threadpoolctl is missing or broken.
 _BLAS_CONTROLLER: Any = None
 
@@ -88,14 +88,8 @@ class _BlasThreads:
                 lib.set_num_threads(count)
 
 
-def _one_blas_thread() -> Any:
-    """Context: numpy's BLAS on one thread, for the matrix-vector products of the fused passes.
-
-    Each ``w @ block`` reads a block that is already in cache, which one core does at memory speed;
-    OpenBLAS would split it over threads and, on a shared machine, wait for them (measured: 1.7x
-    slower than one thread). Through threadpoolctl (a scikit-learn dependency; without it, a no-op);
-    the caller's setting is restored on exit.
-    """
+def _blas_libraries() -> list[Any]:
+    """The BLAS libraries' threadpoolctl controllers, looked up once (empty without threadpoolctl)."""
     global _BLAS_CONTROLLER
     if _BLAS_CONTROLLER is None:
         try:
@@ -104,16 +98,24 @@ def _one_blas_thread() -> Any:
             _BLAS_CONTROLLER = list(ThreadpoolController().select(user_api="blas").lib_controllers)
         except Exception:  # pragma: no cover - threadpoolctl missing or broken
             _BLAS_CONTROLLER = False
-    if not _BLAS_CONTROLLER:
-        return contextlib.nullcontext()
-    return _BlasThreads(_BLAS_CONTROLLER)
+    return _BLAS_CONTROLLER or []
+
+
+def _one_blas_thread() -> Any:
+    """Context: numpy's BLAS on one thread, for the matrix-vector products of the fused passes.
+
+    Each ``w @ block`` reads a block that is already in cache, which one core does at memory speed;
+    OpenBLAS would split it over threads and, on a shared machine, wait for them (measured: 1.7x
+    slower than one thread). Through threadpoolctl (a scikit-learn dependency; without it, a no-op);
+    the caller's setting is restored on exit.
+    """
+    libs = _blas_libraries()
+    return _BlasThreads(libs) if libs else contextlib.nullcontext()
 
 
 def _blas_thread_count() -> int:
     """Threads numpy's BLAS may use now (the largest over its libraries; the CPU count without threadpoolctl)."""
-    _one_blas_thread()  # looks the libraries up on first use
-    counts = [lib.get_num_threads() for lib in _BLAS_CONTROLLER or ()]
-    counts = [c for c in counts if c is not None]
+    counts = [c for c in (lib.get_num_threads() for lib in _blas_libraries()) if c is not None]
     return max(counts) if counts else (os.cpu_count() or 1)
 
 
