@@ -109,9 +109,13 @@ def _check_unpaired(image: Any, text: Any, normalize: bool) -> tuple[np.ndarray,
 
 
 def _paired(image: Any, text: Any, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Matched rows, validated; all-zero rows are allowed only when nothing is normalised."""
+    """Matched rows of :func:`gap_decomposition`, validated; all-zero rows are allowed only when nothing is normalised.
+
+    With ``normalize`` only the shapes are checked here: the rows are checked inside the fused pass
+    (a safe squared norm proves a row finite and non-zero), which raises the full check's error.
+    """
     if normalize:
-        return as_paired(image, text)
+        return as_paired(image, text, check_rows=False)
     img, txt = _check_modality(image, "image", False), _check_modality(text, "text", False)
     if img.shape != txt.shape:
         raise ValueError(f"image and text must be matched pairs of the same shape, got {img.shape} and {txt.shape}; "
@@ -221,10 +225,7 @@ def gap_decomposition(image: Any, text: Any, *, normalize: bool = True) -> GapDe
 
     Chapter "What the centroid misses".
     """
-    if normalize:
-        img, txt = as_paired(image, text, check_rows=False)  # rows are checked inside the fused pass
-    else:
-        img, txt = _paired(image, text, normalize)
+    img, txt = _paired(image, text, normalize)
     n, d = img.shape
 
     def revalidate() -> None:
