@@ -64,6 +64,13 @@ def reference(image, text):
 DECOMPOSITION = ["raw", "distribution", "spread_image", "spread_text"]
 
 
+def force_two_threads(monkeypatch):
+    """Every fused pass that can split does, whatever the size, the CPU count and the BLAS thread limit."""
+    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
+    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+
+
 @pytest.fixture(params=["serial", "two threads"])
 def threads(request, monkeypatch):
     """Run a test with the two-modality and two-half passes serial, and forced onto two threads.
@@ -74,9 +81,7 @@ def threads(request, monkeypatch):
     if request.param == "serial":
         monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 1 << 62)
     else:
-        monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
-        monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
-        monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+        force_two_threads(monkeypatch)
         worker = g._fused._fused_worker
 
         def counted():
@@ -126,9 +131,7 @@ def test_two_threads_give_the_serial_answers(monkeypatch):
     serial_vec, serial_dec = g.gap_vector(img, txt), g.gap_decomposition(img, txt)
     serial_pair = g._pair_pass(img, txt)
     serial = {name: getattr(g, name)(img, txt) for name in PAIR}
-    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
-    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
-    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    force_two_threads(monkeypatch)
     np.testing.assert_array_equal(g.gap_vector(img, txt), serial_vec)
     pair = g._pair_pass(img, txt)  # every pair's cosine and distance as computed serially; the sums to rounding
     np.testing.assert_array_equal(pair.cos, serial_pair.cos)
@@ -187,9 +190,7 @@ def test_a_pass_started_on_the_worker_stays_serial(monkeypatch):
     """Work the worker runs may itself call a metric: that one runs serially instead of waiting on itself."""
     import threading
 
-    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
-    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
-    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    force_two_threads(monkeypatch)
     img, txt = cone_pairs(300, 8, seed=14)
     want = g.centroid_gap(img, txt)
     got = []
@@ -211,9 +212,7 @@ def test_a_worker_that_takes_no_work_leaves_the_pass_serial(monkeypatch):
     want_vec, want_dec = g.gap_vector(img, txt), g.gap_decomposition(img, txt)
     closed = ThreadPoolExecutor(1)
     closed.shutdown()
-    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
-    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
-    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    force_two_threads(monkeypatch)
     monkeypatch.setattr(g._fused, "_fused_worker", lambda: closed)
     np.testing.assert_array_equal(g.gap_vector(img, txt), want_vec)
     assert g.gap_decomposition(img, txt).distribution == pytest.approx(want_dec.distribution, rel=1e-12)
@@ -227,9 +226,7 @@ def test_a_forked_child_gets_its_own_worker(monkeypatch):
     """The worker thread does not survive a fork; a child that used the parent's executor would wait forever."""
     import multiprocessing
 
-    monkeypatch.setattr(g._rows, "_PARALLEL_ELEMS", 0)
-    monkeypatch.setattr(g._fused, "_cpu_count", lambda: 2)
-    monkeypatch.setattr(g._fused, "_blas_thread_count", lambda: 2)
+    force_two_threads(monkeypatch)
     img, txt = cone_pairs(200, 8, seed=13)
     here = g.centroid_gap(img, txt)  # the parent's worker now exists
     assert g._fused._FUSED_WORKER is not None
