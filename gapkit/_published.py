@@ -48,7 +48,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -149,6 +149,11 @@ class PublishedSpec:
     def upstream_url(self) -> str:
         """The pinned download URL of the file."""
         return f"{self.collection.url_base}/{self.file}"
+
+    @property
+    def cache_name(self) -> str:
+        """The file's name in the download cache."""
+        return self.file
 
     def summary(self) -> str:
         """One line: model, data, n, d."""
@@ -425,12 +430,6 @@ def _download(url: str, dest: Path, spec: PublishedSpec, timeout: float) -> Path
     return dest
 
 
-def _load_verified(path: Path, spec: PublishedSpec) -> PublishedEmbeddings:
-    """Read ``path`` if its SHA-256 is the published one (else raise: :func:`read_checked` warns and we fetch again)."""
-    _check_hash(path, spec, "cached copy")
-    return _read(path, spec)
-
-
 @validate_params({"name": [str], "data_dir": [None, str, os.PathLike, list, tuple], "url_base": [None, str],
                   "cache_dir": [None, str, os.PathLike], "download": ["boolean"],
                   "timeout": [Interval(Real, 0, None, closed="neither")]})
@@ -486,24 +485,42 @@ def load_published_embeddings(
     0.851...
     """
     spec = _spec(name)
+    return _fetch(spec, name, lambda p: _read(p, spec), data_dir=data_dir, url_base=url_base, cache_dir=cache_dir,
+                  download=download, timeout=timeout, what="published embeddings")
+
+
+def _fetch(spec: Any, name: str, read: Callable[[Path], Any], *, data_dir: Any, url_base: str | None,
+           cache_dir: Any, download: bool, timeout: float, what: str) -> Any:
+    """``read`` one published file, found and checked as the module docstring says (every published loader).
+
+    ``spec`` is anything with ``file`` (its path inside the collection folder), ``sha256``,
+    ``upstream_url`` and ``collection`` (a ``_Collection``): a :class:`PublishedSpec`, or a
+    published result file (:mod:`gapkit._published_results`). ``read(path)`` parses the
+    hash-checked file into memory and raises :class:`PublishedDataError` on content it does not trust.
+    """
     coll = spec.collection
     dirs = _data_dirs(data_dir)
     for folder in dirs:
         path = folder / coll.key / spec.file
         if path.is_file():
             _check_hash(path, spec, "local copy")
-            return _read(path, spec)
+            return read(path)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root("published") / coll.key
-    cached = cache / spec.file
+    cached = cache / spec.cache_name
+
+    def verified(p: Path) -> Any:  # a cached copy is read only if its SHA-256 is the published one
+        _check_hash(p, spec, "cached copy")
+        return read(p)
+
     # a damaged cache entry warns (CorruptFileWarning) and is fetched again below
     if cached.is_file():
-        emb = read_checked(cached, lambda p: _load_verified(p, spec), what=f"cached published embeddings {spec.file}")
-        if emb is not None:
-            return emb
+        found = read_checked(cached, verified, what=f"cached {what} {spec.file}", stacklevel=4)
+        if found is not None:
+            return found
     base = url_base if url_base is not None else os.environ.get(URL_ENV) or None
     url = f"{base.rstrip('/')}/{coll.key}/{spec.file}" if base else spec.upstream_url
     searched = ", ".join(str(d) for d in dirs) if dirs else f"none ({DATA_ENV} is not set)"
-    remedy = (f"Put the published files in <folder>/{coll.key}/ (from {spec.collection.url_base}/) and set "
+    remedy = (f"Put the published files in <folder>/{coll.key}/ (from {coll.url_base}/) and set "
               f"{DATA_ENV}=<folder> (make sets it to ../shared/data when that folder exists); "
               f"folders searched: {searched}.")
     if not download:
@@ -515,17 +532,17 @@ def load_published_embeddings(
         except PublishedDataUnavailableError:
             raise
         except OSError as exc:  # the cache folder cannot be written: keep the download in memory, uncached
-            warnings.warn(f"published embeddings {spec.file} not cached: could not write {cached} "
+            warnings.warn(f"{what} {spec.file} not cached: could not write {cached} "
                           f"({type(exc).__name__}: {exc}). They are downloaded again next time; point GAPKIT_CACHE "
                           "at a writable folder, or use a local copy (GAPKIT_DATA).", CacheUnavailableWarning,
-                          stacklevel=2)
+                          stacklevel=3)
             with tempfile.TemporaryDirectory(prefix="gapkit-published-") as tmp:
-                return _read(_download(url, Path(tmp) / spec.file, spec, float(timeout)), spec)  # read into memory
+                return read(_download(url, Path(tmp) / Path(spec.file).name, spec, float(timeout)))  # into memory
     except PublishedDataUnavailableError as err:
         raise PublishedDataUnavailableError(
             f"{spec.file} ({name}) is in no local folder and could not be downloaded from {url} ({err}). "
             f"Offline? {remedy}") from err
-    return _read(cached, spec)
+    return read(cached)
 
 
 # --------------------------------------------------------------------------- for the book's chapters

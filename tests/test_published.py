@@ -538,3 +538,150 @@ def test_executed_chapters_show_the_real_model_sections(chapter, shared_data):
             assert "image/png" in glued[key], f"{chapter}: {key} is not a figure"
         else:
             assert math.isfinite(float(_plain(glued[key]))), f"{chapter}: {key} = {_plain(glued[key])}"
+
+
+# --------------------------------------------------------------------------- published result tables (issue 25)
+
+RESTREPO = SHARED / "restrepo2026"
+RUNS = "Images/Alignment_early_linear_5runs_batch512"
+
+
+@pytest.fixture
+def restrepo_data() -> Path:
+    """``../shared/data`` with ``restrepo2026/``; skip without it, except in CI."""
+    if not RESTREPO.is_dir():
+        msg = f"{RESTREPO} is missing: the published results must sit beside the clone"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " (CI is set, so this cannot be skipped)")
+        pytest.skip(msg)
+    return SHARED
+
+
+def test_result_hashes_are_pinned_from_the_shared_sums(restrepo_data):
+    from gapkit._published_results import _CONE_FILE, _METRIC_FILES
+
+    sums = dict(reversed(line.split("  ", 1)) for line in (RESTREPO / "SHA256SUMS").read_text().splitlines())
+    files = (*_METRIC_FILES, _CONE_FILE)
+    assert len(_METRIC_FILES) == 16 and len({f.file for f in files}) == 17
+    for f in files:
+        assert f.sha256 == sums[f.file] == _sha(RESTREPO / f.file), f.file
+        assert f.upstream_url == f"https://raw.githubusercontent.com/dsrestrepo/Embedding-Alignment/{f.commit}/{f.file}"
+    mimic = {f.model for f in _METRIC_FILES if f.commit == "02dd010455f8e56a0d5c06e520bf6b2b86ed5614"}
+    assert mimic == {"CLIP", "BioMedCLIP"} and all("/mimic/" in f.file for f in _METRIC_FILES if f.model in mimic
+                                                    and f.dataset == "MIMIC-CXR")
+
+
+def test_results_from_a_local_copy_match_the_readme(restrepo_data, no_env):
+    from gapkit.datasets import load_published_results
+
+    res = load_published_results("restrepo2026", data_dir=restrepo_data)
+    assert list(res.columns) == ["dataset", "domain", "model", "lam", "metric", "mean", "std", "n_seeds"]
+    assert len(res) == 16 * 11 * 3 and set(res["n_seeds"]) == {5} and set(res["domain"]) == {"medical"}
+    assert not res.duplicated(["dataset", "model", "lam", "metric"]).any()
+    assert sorted(res["lam"].unique()) == pytest.approx([i / 10 for i in range(11)])
+    auc = res[res.metric == "auc"].set_index(["dataset", "model", "lam"])["mean"]
+    # the README's quoted AUCs, lambda = 0 -> lambda = 1 (4 decimals)
+    for (ds, model), (a0, a1) in {("BRSET", "CLIP"): (.8732, .8790), ("BRSET", "SigLIP"): (.9050, .9137),
+                                  ("BRSET", "BioMedCLIP"): (.8672, .8691), ("BRSET", "MedSigLIP"): (.9851, .9857),
+                                  ("HAM10000", "CLIP"): (.7539, .7646), ("HAM10000", "SigLIP"): (.7590, .7818),
+                                  ("MIMIC-CXR", "CLIP"): (.8399, .8449)}.items():
+        assert auc[ds, model, 0.0] == pytest.approx(a0, abs=1e-4) and auc[ds, model, 1.0] == pytest.approx(a1, abs=1e-4)
+    # one value read straight from the file, and "the best lambda is 1.0 in 11 of the 16 pairs"
+    raw = json.loads((RESTREPO / RUNS / "ham10000/CLIP/metrics.json").read_text())
+    row = res[(res.dataset == "HAM10000") & (res.model == "CLIP") & (res.lam == 0.1) & (res.metric == "macro_f1")]
+    assert row["mean"].item() == raw["early_(0.1)"]["mean"]["Macro-F1"]
+    assert row["std"].item() == raw["early_(0.1)"]["std"]["Macro-F1"]
+    best = auc.groupby(level=["dataset", "model"]).idxmax().map(lambda k: k[2])
+    assert len(best) == 16 and int((best == 1.0).sum()) == 11
+
+
+def test_the_cone_table_parses_to_the_papers_values(restrepo_data, no_env):
+    from gapkit.datasets import load_published_results
+
+    cone = load_published_results("restrepo2026/cone", data_dir=restrepo_data)
+    assert list(cone.columns) == ["dataset", "domain", "model", "modality", "R"] and len(cone) == 64
+    r = cone.set_index(["dataset", "model", "modality"])["R"]
+    assert r["MIMIC-CXR", "CLIP", "text"] == 0.915 and r["DAQUAR", "MedSigLIP", "image"] == 0.790
+    assert r["HAM10000", "MedSigLIP", "text"] == 0.970 and r["Fakeddit", "MedSigLIP", "text"] == 0.604
+    med = cone[(cone.domain == "medical") & (cone.modality == "image")]
+    # background.md: medical image R .91-.99 except MedSigLIP .73-.86; natural .60-.86
+    assert med[med.model != "MedSigLIP"]["R"].between(0.91, 0.99).all()
+    assert med[med.model == "MedSigLIP"]["R"].between(0.73, 0.86).all()
+    assert set(cone[cone.domain == "natural"]["dataset"]) == {"COCO-QA", "Fakeddit", "Recipes5k", "DAQUAR"}
+
+
+def test_a_corrupted_result_file_is_an_error_naming_it_and_both_hashes(restrepo_data, no_env):
+    from gapkit.datasets import load_published_results
+
+    bad = no_env / "data" / "restrepo2026"
+    shutil.copytree(RESTREPO, bad)
+    path = bad / RUNS / "mbrset/SigLIP/metrics.json"
+    text = path.read_text().replace("0.7", "0.8", 1)  # one digit of one number changed
+    path.write_text(text)
+    with pytest.raises(PublishedDataError) as err:
+        load_published_results("restrepo2026", data_dir=no_env / "data")
+    msg = str(err.value)
+    assert "mbrset/SigLIP/metrics.json" in msg and hashlib.sha256(text.encode()).hexdigest() in msg
+    assert "38baaf8ee53b0e15a14c12105c5799731926951b3bc0f40c8aa9ffe658cd6356" in msg
+
+
+def test_result_files_with_the_pinned_hash_but_wrong_content_are_refused(no_env, monkeypatch, tmp_path):
+    import gapkit._published_results as pr
+
+    cone = tmp_path / "restrepo2026" / pr._CONE_FILE.file
+    cone.parent.mkdir(parents=True)
+    cone.write_text("no tables here")
+    monkeypatch.setattr(pr, "_CONE_FILE", dataclasses.replace(pr._CONE_FILE, sha256=_sha(cone)))
+    with pytest.raises(PublishedDataError, match="one text and one image table"):
+        pr.load_published_results("restrepo2026/cone", data_dir=tmp_path)
+    spec = pr._METRIC_FILES[0]
+    path = tmp_path / "restrepo2026" / spec.file
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"early_(0)": {"mean": {"Acc": 1, "Macro-F1": 1, "AUC": float("nan")},
+                                              "std": {"Acc": 0, "Macro-F1": 0, "AUC": 0}}}))
+    monkeypatch.setattr(pr, "_METRIC_FILES", (dataclasses.replace(spec, sha256=_sha(path)),))
+    with pytest.raises(PublishedDataError, match="no finite mean and std of 'AUC'"):
+        pr.load_published_results("restrepo2026", data_dir=tmp_path)
+
+
+def test_results_offline_without_a_copy_fail_fast_and_say_what_to_do(no_env):
+    from gapkit.datasets import load_published_results
+
+    base = f"http://127.0.0.1:{_closed_port()}"
+    t0 = time.perf_counter()
+    with pytest.raises(PublishedDataUnavailableError) as err:
+        load_published_results("restrepo2026/cone", data_dir=[no_env / "empty"], url_base=base)
+    assert time.perf_counter() - t0 < 5
+    msg = str(err.value)
+    assert f"{base}/restrepo2026/Images/Summary/all_datasets_tables_latex.txt" in msg
+    assert "GAPKIT_DATA=<folder>" in msg and str(no_env / "empty") in msg
+    with pytest.raises(PublishedDataUnavailableError, match="dd7572da003c34ba251dd70fbf26eba731a94fd6.*GAPKIT_DATA"):
+        load_published_results("restrepo2026/cone", download=False)
+    with pytest.raises(ValueError, match="unknown published results 'restrepo'.*restrepo2026/cone"):
+        load_published_results("restrepo")
+
+
+def test_results_download_from_a_loopback_mirror_is_cached_flat_and_reused(restrepo_data, no_env, monkeypatch):
+    from gapkit.datasets import load_published_results
+
+    mirror_root = no_env / "mirror"
+    shutil.copytree(RESTREPO, mirror_root / "restrepo2026")
+    reference = load_published_results("restrepo2026", data_dir=restrepo_data)
+    cache = no_env / "gapkit-cache" / "published" / "restrepo2026"
+    with _Mirror(mirror_root) as mirror:
+        monkeypatch.setenv("GAPKIT_DATA_URL", mirror.url)
+        res = load_published_results("restrepo2026")
+        assert len(mirror.requests) == 16 and all(r.startswith(f"/restrepo2026/{RUNS}/") for r in mirror.requests)
+        assert res.equals(reference)
+        assert sorted(p.name for p in cache.iterdir())[:2] == ["brset__BioMedCLIP__metrics.json",
+                                                              "brset__CLIP__metrics.json"]
+        assert len(list(cache.iterdir())) == 16 and all(p.is_file() for p in cache.iterdir())  # no temporaries
+        assert load_published_results("restrepo2026").equals(reference) and len(mirror.requests) == 16
+        # a damaged cache entry is fetched again
+        (cache / "ham10000__CLIP__metrics.json").write_text("{}")
+        with pytest.warns(CorruptFileWarning, match="ham10000__CLIP__metrics.json"):
+            assert load_published_results("restrepo2026").equals(reference)
+        assert mirror.requests[-1] == f"/restrepo2026/{RUNS}/ham10000/CLIP/metrics.json" and len(mirror.requests) == 17
+        cone = load_published_results("restrepo2026/cone", url_base=mirror.url, cache_dir=no_env / "c2")
+        assert [p.name for p in (no_env / "c2").iterdir()] == ["Images__Summary__all_datasets_tables_latex.txt"]
+        assert cone.equals(load_published_results("restrepo2026/cone", data_dir=restrepo_data))

@@ -32,6 +32,10 @@ small local fixtures this way.
 Published real embeddings (no images, embeddings only):
 :func:`load_published_embeddings` (Liang et al. 2022: CLIP, ConVIRT, CLASP, VideoCLIP),
 implemented in :mod:`gapkit._published` and re-exported here. Chapters 1, 3, 4, 6.
+
+Published result tables: :func:`load_published_results` (Restrepo et al. 2026: the supervised
+experiment's metrics against λ, and the cone-strength table), read through the same loader
+(:mod:`gapkit._published_results`). Chapters 3 and 5.
 """
 
 
@@ -56,6 +60,8 @@ from .._published import (  # noqa: F401  (real published embeddings, re-exporte
     PUBLISHED_EMBEDDINGS, PublishedDataError, PublishedDataUnavailableError, PublishedEmbeddings, PublishedSet,
     available_published_embeddings, glue_or_nan, load_published_embeddings, published_or_note,
 )
+from .._published_results import (PUBLISHED_RESULTS, RESTREPO_DATASETS, RESTREPO_MEDICAL_MODELS,  # noqa: F401
+                                  RESTREPO_MODELS, load_published_results)
 from ._captions import (CAPTION_SOURCES, PERSON_WORDS, _caption_list, _PERSON_RE, load_captions,  # noqa: F401
                         mentions_person)
 from ._digits import DIGIT_NAMES, DIGIT_TEMPLATES, load_digits_captions  # noqa: F401
@@ -86,6 +92,8 @@ __all__ = [
     # published real embeddings (gapkit/_published.py)
     "load_published_embeddings",
     "available_published_embeddings",
+    "load_published_results",
+    "PUBLISHED_RESULTS",
     "published_or_note",
     "glue_or_nan",
     "PublishedEmbeddings",
