@@ -47,6 +47,7 @@ import numpy as np
 
 from ._validation import (SEED, Integral, Interval, Options, Real, as_matrix, check_params, l2_normalize,
                           l2_normalize_torch, row_norms)
+from ._extras import import_torch, require_models
 from .geometry import mean_resultant_length
 
 __all__ = [
@@ -105,6 +106,7 @@ def _resolve_path(model_path: str | os.PathLike | None) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, key: str) -> tuple[np.ndarray, Any]:
+    require_models("gapkit.adapters.load_token_embeddings", ("transformers", "safetensors"))
     from safetensors import safe_open
     from transformers import AutoTokenizer
 
@@ -254,7 +256,7 @@ def _load_language_model(path: str, device: str) -> Any:
 
 
 def _torch_device(device: str) -> Any:
-    import torch
+    torch = import_torch("gapkit.adapters")
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -327,7 +329,7 @@ class LinearAdapter:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; row i of each must be a pair.")
         self._ridge(X, Y)
         if self.loss == "cosine":
-            import torch
+            torch = import_torch("gapkit.adapters")
 
             torch.manual_seed(self.seed)
             dev = _torch_device(self.device)
@@ -430,14 +432,14 @@ class LanguageModelAdapter(LinearAdapter):
 
     @staticmethod
     def _pool(hidden: Any, mask: Any) -> Any:
-        import torch
+        torch = import_torch("gapkit.adapters")
 
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return l2_normalize_torch((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
 
     def sentence_embeddings(self, texts: Sequence[str], model: Any = None, batch_size: int = 256) -> np.ndarray:
         """The language model's mean-pooled, normalised embedding of each caption, ``(n, d)`` float32."""
-        import torch
+        torch = import_torch("gapkit.adapters")
 
         texts = _check_texts(texts)
         model = self._model() if model is None else model
@@ -452,7 +454,7 @@ class LanguageModelAdapter(LinearAdapter):
 
     def read_tokens(self, tokens: Any, model: Any) -> Any:
         """The frozen model's pooled embedding of ``[CLS] u [SEP]`` for each vision token ``u`` (torch, differentiable)."""
-        import torch
+        torch = import_torch("gapkit.adapters")
 
         _, tok = load_token_embeddings(self.model_path)
         emb = model.get_input_embeddings()
@@ -469,7 +471,7 @@ class LanguageModelAdapter(LinearAdapter):
         ``track`` (optional, ``(m, d_in)``): image embeddings whose vision tokens are
         recorded before training and after every epoch in ``snapshots_``.
         """
-        import torch
+        torch = import_torch("gapkit.adapters")
 
         X = as_matrix(X, name="X", allow_zero_rows=True).astype(np.float64)
         texts = _check_texts(texts)
@@ -542,7 +544,7 @@ class LanguageModelAdapter(LinearAdapter):
         Compare it with :meth:`sentence_embeddings` of captions: that is how well the language
         model "reads" the image.
         """
-        import torch
+        torch = import_torch("gapkit.adapters")
 
         U = as_matrix(tokens, name="tokens", min_rows=1, allow_zero_rows=True)
         model = self._model()

@@ -168,7 +168,9 @@ class RandomMLP:
 
         Chapter 1's exercises; torch is imported only here.
         """
-        import torch
+        from ._extras import import_torch
+
+        torch = import_torch("RandomMLP.to_torch")
         from torch import nn
 
         acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}

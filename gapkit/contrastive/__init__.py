@@ -73,7 +73,11 @@ from .._live import live_state
 # __getattr__ below): the loaded MiniLM models (_MINILM) and the in-memory text features (_TEXT_MEMO) in
 # gapkit.contrastive._text: patch them there, not here.
 
-from . import _text
+from .._extras import require_models
+
+require_models("gapkit.contrastive (mini-clip)")  # a torch model throughout: name the extra
+
+from . import _text  # noqa: E402
 from ._cache import _hash, cache_dir  # noqa: F401
 from ._device import _resolve_device, _torch_threads  # noqa: F401
 from ._model import MiniCLIP, _build_towers, _image_batches, _images_tensor, _towers, clip_loss  # noqa: F401

@@ -10,6 +10,7 @@ import importlib
 import os
 from typing import Any, Callable
 
+from .._extras import require_models
 from ._base import Encoder
 from ._errors import EncoderUnavailableError
 from ._loaders import (_load_hf_any, _load_local, _load_open_clip, _load_random, _make_hf_factory,
@@ -77,6 +78,7 @@ def load_encoder(name: str, device: str = "auto", precision: str = "auto", **kwa
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"encoder name must be a non-empty string, got {name!r}; available: {available_encoders()}")
+    require_models(f"load_encoder({name!r})")  # every encoder is a torch model
     if name not in _REGISTRY and name in _LAZY:
         module = _LAZY[name]
         try:

@@ -109,7 +109,11 @@ from .._live import live_state
 # a sweep runs: it is read from gapkit.train._threads at call time (patch it there, not here), and
 # gapkit.train._MM_THREADS reads it from there, live.
 
-from . import _threads
+from .._extras import require_models
+
+require_models("gapkit.train (train_head, sweep_lambda)")  # the heads are torch modules: name the extra
+
+from . import _threads  # noqa: E402
 from ._adamw import _adamw_update  # noqa: F401
 from ._batched import _AXES, _BatchedHeads, _batched_loss, _inv_norms, _slot_index  # noqa: F401
 from ._device import _torch_dtype, resolve_device  # noqa: F401
