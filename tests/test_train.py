@@ -291,6 +291,60 @@ def test_metrics_match_sklearn():
     assert np.isnan(evaluate_predictions(np.zeros(5), np.linspace(0, 1, 5), "binary")["auc"])
 
 
+def test_onehot_multiclass_auc_is_restrepos_hard_prediction_auc():
+    """``auc="onehot"``: the authors' multiclass AUC, roc_auc_score(onehot(y), onehot(argmax), average=None), nanmean."""
+    from sklearn.metrics import roc_auc_score
+
+    from gapkit.train import evaluate_predictions
+
+    # a known case by hand: 3 classes, 6 rows; predictions 0,0,1,1,2,0 for truths 0,0,1,2,2,1
+    y = np.array([0, 0, 1, 2, 2, 1])
+    proba = np.eye(3)[[0, 0, 1, 1, 2, 0]] * 0.6 + 0.4 / 3
+    # class 0: TPR 2/2, FPR 1/4 -> (1 + 3/4)/2; class 1: TPR 1/2, FPR 1/4 -> (1/2 + 3/4)/2; class 2: TPR 1/2, FPR 0
+    by_hand = np.mean([(1 + 0.75) / 2, (0.5 + 0.75) / 2, (0.5 + 1) / 2])
+    assert evaluate_predictions(y, proba, "multiclass", auc="onehot")["auc"] == pytest.approx(by_hand)
+    # against sklearn on a random case in which one class is never predicted and one never occurs
+    rng = np.random.default_rng(1)
+    n, k = 300, 5
+    y = rng.choice([0, 1, 2, 4], n)  # class 3 absent from y_true: left out of the mean, as nanmean does
+    logits = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    logits[:, 1] -= 6  # class 1 never predicted: its one-hot AUC is 0.5
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    onehot = np.eye(k)[proba.argmax(1)]
+    present = [c for c in range(k) if 0 < np.sum(y == c) < n]
+    ref = np.mean(roc_auc_score(np.eye(k)[y][:, present], onehot[:, present], average=None))
+    got = evaluate_predictions(y, proba, "multiclass", auc="onehot")
+    assert got["auc"] == pytest.approx(ref)
+    assert got["auc"] < evaluate_predictions(y, proba, "multiclass")["auc"]  # hard predictions lose the ranking
+    # accuracy and F1 do not depend on the option; binary and multilabel AUCs stay from probabilities
+    assert {m: got[m] for m in ("accuracy", "f1_macro")} == {
+        m: v for m, v in evaluate_predictions(y, proba, "multiclass").items() if m != "auc"}
+    yb, pb = rng.integers(0, 2, 50), rng.random(50)
+    assert evaluate_predictions(yb, pb, "binary", auc="onehot") == evaluate_predictions(yb, pb, "binary")
+    with pytest.raises(ValueError, match="auc='hard' is not valid.*'onehot'"):
+        evaluate_predictions(yb, pb, "binary", auc="hard")
+
+
+def test_sweep_lambda_scores_a_onehot_auc_when_asked():
+    from gapkit.train import sweep_lambda, train_head
+
+    rng = np.random.default_rng(0)
+    n, d = 240, 6
+    y = rng.integers(0, 3, n)
+    v = rng.normal(size=(n, d)) + np.eye(d)[y] * 2
+    t = rng.normal(size=(n, d)) + np.eye(d)[y + 3]
+    kw = dict(lams=[0.0, 1.0], seeds=(42,), device="cpu", progress=False, max_epochs=5)
+    soft = sweep_lambda(v, t, y, **kw).per_seed("auc")
+    hard = sweep_lambda(v, t, y, auc="onehot", **kw).per_seed("auc")
+    assert (hard.to_numpy() < soft.to_numpy()).all()
+    X = np.hstack([t, v])
+    a = train_head(X[:200], y[:200], X[200:], y[200:], device="cpu", max_epochs=5, auc="onehot")
+    b = train_head(X[:200], y[:200], X[200:], y[200:], device="cpu", max_epochs=5)
+    assert a["accuracy"] == b["accuracy"] and a["auc"] < b["auc"]
+    with pytest.raises(ValueError, match="auc"):
+        sweep_lambda(v, t, y, auc="soft", **kw)
+
+
 @pytest.mark.parametrize("fused", [True, False])
 def test_adamw_update_matches_torch_optim(fused):
     """The sweep's one-call AdamW (fused kernel or _foreach fallback) == torch.optim.AdamW, step by step,

@@ -64,7 +64,7 @@ def _sweep_batched_body(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray
                         lams: np.ndarray, seeds: tuple[int, ...], splits: dict, inner: dict, deltas: dict,
                         head: str, renormalize: bool, progress: bool, *, hidden: int, lr: float, weight_decay: float,
                         batch_size: int, max_epochs: int, patience: int, val_size: float, device: torch.device,
-                        dtype: str, threads: _ThreadChoice) -> dict[tuple[int, float], dict[str, float]]:
+                        dtype: str, threads: _ThreadChoice, auc: str = "proba") -> dict[tuple[int, float], dict[str, float]]:
     tdt = _torch_dtype(dtype)
     np_dt = np.float64 if tdt == torch.float64 else np.float32
     S, L, d = len(seeds), len(lams), t_hat.shape[1]
@@ -251,7 +251,7 @@ def _sweep_batched_body(t_hat: np.ndarray, v_hat: np.ndarray, ycodes: np.ndarray
     for i, s in enumerate(seeds):
         yte = ycodes[splits[s][1]]
         for j, lam in enumerate(lams):
-            res = evaluate_predictions(yte, proba[i, j] if task != "binary" else proba[i, j, :, 0], task)
+            res = evaluate_predictions(yte, proba[i, j] if task != "binary" else proba[i, j, :, 0], task, auc=auc)
             res.update(epochs=int(epochs_run[i, j]), best_epoch=int(best_epoch[i, j]), best_val_loss=float(best[i, j]))
             out[(s, float(lam))] = res
     return out

@@ -60,6 +60,7 @@ def train_head(
     dtype: str = "float32",
     progress: bool = False,
     stratify_validation: bool = True,
+    auc: str = "proba",
 ) -> dict[str, float]:
     """Train one classification head with the paper's protocol; the reference loop (chapter 5).
 
@@ -86,6 +87,9 @@ def train_head(
     stratify_validation : bool
         Stratify the validation split by class (default); ``False`` draws it at
         random, as the authors' code does (see the module docstring).
+    auc : {"proba", "onehot"}
+        Multiclass AUC from probabilities (default) or from hard one-hot predictions, as
+        Restrepo et al. computed it (:func:`evaluate_predictions`).
 
     Returns
     -------
@@ -170,6 +174,6 @@ def train_head(
     with torch.no_grad():
         logits = torch.cat([model(Xt[i:i + _CHUNK]) for i in range(0, Xt.shape[0], _CHUNK)])
         proba = torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)
-    out = evaluate_predictions(yte, proba.double().cpu().numpy(), task)
+    out = evaluate_predictions(yte, proba.double().cpu().numpy(), task, auc=auc)
     out.update(epochs=epochs, best_epoch=best_epoch, best_val_loss=best)
     return out

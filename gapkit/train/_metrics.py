@@ -1,4 +1,4 @@
-"""Test metrics from probabilities: accuracy, macro-F1 and AUC, in plain numpy."""
+"""Test metrics from probabilities: accuracy, macro-F1 and AUC (from probabilities or, as Restrepo et al., one-hot), in plain numpy."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
 
 
-def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str) -> dict[str, float]:
-    """Accuracy, macro-F1 and AUC from probabilities for encoded labels.
+def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str, auc: str = "proba") -> dict[str, float]:
+    """Accuracy, macro-F1 and AUC from probabilities for encoded labels (chapter 5).
 
     ``y_true``: binary 0/1 (n,), multiclass 0..K-1 (n,), multilabel 0/1 (n, L).
     ``proba``: binary (n,) P(positive); multiclass (n, K) softmax; multilabel (n, L) sigmoids.
@@ -38,7 +38,17 @@ def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str) -> di
     per-label AUC) — tested against them — but run in plain numpy.
     Multilabel accuracy is the mean per-label accuracy. AUC is NaN when no
     class/label has both values in ``y_true``.
+
+    ``auc="onehot"`` scores a *multiclass* AUC as Restrepo et al.'s code does: each class's
+    one-vs-rest AUC from the hard one-hot prediction (1 for the argmax class, 0 elsewhere), so
+    each ROC curve is a single point and the class's AUC is ``(TPR + TNR) / 2``; then the mean
+    over classes with both values in ``y_true`` (``roc_auc_score(onehot(y), onehot(pred),
+    average=None)`` and ``nanmean``). It is lower and coarser than the default ``"proba"``.
+    Binary and multilabel AUCs come from probabilities either way, as in their code.
     """
+    if auc not in ("proba", "onehot"):
+        raise ValueError(f"auc={auc!r} is not valid: use 'proba' (from probabilities, the book's default) or "
+                         "'onehot' (multiclass AUC from hard one-hot predictions, as Restrepo et al. computed it).")
     proba = np.asarray(proba, dtype=np.float64)
     if task == "binary":
         yt = np.asarray(y_true).astype(int).ravel()
@@ -55,7 +65,8 @@ def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str) -> di
         tp = np.array([np.sum((pred == k) & (yt == k)) for k in labels], dtype=float)
         fp = np.array([np.sum((pred == k) & (yt != k)) for k in labels], dtype=float)
         fn = np.array([np.sum((pred != k) & (yt == k)) for k in labels], dtype=float)
-        aucs = [_auc(yt == k, proba[:, k]) for k in range(proba.shape[1]) if 0 < np.sum(yt == k) < len(yt)]
+        score = (pred[:, None] == np.arange(proba.shape[1])).astype(float) if auc == "onehot" else proba
+        aucs = [_auc(yt == k, score[:, k]) for k in range(proba.shape[1]) if 0 < np.sum(yt == k) < len(yt)]
         return {"accuracy": float(np.mean(pred == yt)), "f1_macro": float(_f1(tp, fp, fn).mean()),
                 "auc": float(np.mean(aucs)) if aucs else float("nan")}
     yt = np.asarray(y_true).astype(int)

@@ -31,4 +31,5 @@ _PROTOCOL = {
     "val_size": _FRACTION,
     "stratify_validation": ["boolean"],
     "progress": ["boolean"],
+    "auc": [Options("proba", "onehot")],
 }

@@ -80,6 +80,7 @@ def sweep_lambda(
     dtype: str = "float32",
     stratify_validation: bool = True,
     split_column: Any = None,
+    auc: str = "proba",
 ) -> SweepResult:
     """Supervised early-fusion evaluation as a function of λ: every λ × seed head trained at once (chapter 5).
 
@@ -115,6 +116,9 @@ def sweep_lambda(
         A fixed outer split, the same for every seed (the authors' protocol): one
         entry per row, ``"train"``/``"test"`` strings or booleans (``True`` = test).
         Overrides ``test_size`` and ``split_seed``.
+    auc : {"proba", "onehot"}
+        How a multiclass AUC is scored: from probabilities (default) or, as Restrepo et al.'s
+        code, from hard one-hot predictions (:func:`gapkit.train.evaluate_predictions`).
 
     Returns
     -------
@@ -182,7 +186,7 @@ def sweep_lambda(
                   patience=patience, val_size=val_size, device=dev, dtype=dtype)
     if batched:
         per_head = _sweep_batched(t_hat, v_hat, ycodes, task, n_out, lams_arr, seeds_t, splits, inner, deltas,
-                                  head, renormalize, progress, **common)
+                                  head, renormalize, progress, auc=auc, **common)
     else:
         per_head = {}
         from tqdm.auto import tqdm
@@ -194,7 +198,7 @@ def sweep_lambda(
             vte, tte = lambda_shift(v_hat[te], t_hat[te], deltas[s], lam, renormalize)
             per_head[(s, float(lam))] = train_head(np.hstack([ttr, vtr]), y_raw[tr], np.hstack([tte, vte]), y_raw[te],
                                                    head=head, seed=s, task=task, stratify_validation=stratify_validation,
-                                                   **common)
+                                                   auc=auc, **common)
 
     rows, train_rows = [], []
     for s in seeds_t:
