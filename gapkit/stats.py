@@ -5,7 +5,12 @@ same initialisations), their results are pairs. The right question is whether th
 differences are consistently away from zero, not whether the difference of the means is large
 against the spread *across* seeds: that spread mostly measures how hard each split is, which both
 settings share. :func:`paired_comparison` gives the paired t statistic (Student's t on the
-differences) and a bootstrap interval of the mean difference.
+differences), its t interval and a bootstrap interval of the mean difference.
+
+Published results often give only mean ± std per setting, not the per-seed values. Then the
+paired t cannot be computed: it depends on how strongly the seeds' results under the two settings
+are correlated, which mean ± std do not say. :func:`correlation_needed` gives the seed-to-seed
+correlation a difference would need for a paired test to call it significant.
 
 Used by chapter 5 (supervised evaluation).
 """
@@ -17,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PairedComparison", "paired_comparison"]
+__all__ = ["PairedComparison", "paired_comparison", "correlation_needed"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,13 @@ class PairedComparison:
         Two-sided p-value of ``t`` under Student's t with ``n - 1`` degrees of freedom.
     ci_low, ci_high : float
         Percentile bootstrap interval of the mean difference (pairs resampled with replacement).
+        With few pairs it is narrow and coarse: with 3 it runs between the smallest and the
+        largest difference at most, so prefer ``t_low, t_high`` there.
+    t_low, t_high : float
+        Student's t interval of the mean difference, ``mean ± t_(n-1) · std / sqrt(n)``, with the
+        same coverage.
     confidence : float
-        Coverage of that interval.
+        Coverage of both intervals.
     n_positive : int
         How many differences are > 0.
     """
@@ -54,6 +64,8 @@ class PairedComparison:
     ci_high: float
     confidence: float
     n_positive: int
+    t_low: float = float("nan")
+    t_high: float = float("nan")
 
     @property
     def n(self) -> int:
@@ -134,5 +146,44 @@ def paired_comparison(a: Any, b: Any, *, confidence: float = 0.95, n_boot: int =
     boot = d[rng.integers(0, n, size=(int(n_boot), n))].mean(axis=1)
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(boot, [alpha, 1 - alpha])
+    half = float(stats.t.ppf(1 - alpha, df=n - 1)) * std / np.sqrt(n)
     return PairedComparison(differences=d, mean=mean, std=std, t=float(t), p_value=p, ci_low=float(lo),
-                            ci_high=float(hi), confidence=float(confidence), n_positive=int((d > 0).sum()))
+                            ci_high=float(hi), confidence=float(confidence), n_positive=int((d > 0).sum()),
+                            t_low=mean - half, t_high=mean + half)
+
+
+def correlation_needed(diff: float, std_a: float, std_b: float, n: int, *, confidence: float = 0.95) -> float:
+    """The seed-to-seed correlation at which a paired t-test would call ``diff`` significant (chapter 5).
+
+    From summary statistics only (mean ± std of two settings over the same ``n`` seeds): the
+    standard deviation of the per-seed differences is ``sqrt(std_a² + std_b² − 2ρ·std_a·std_b)``
+    for a correlation ρ between the seeds' results under the two settings, so the paired t is
+    ``|diff| · sqrt(n) / that``. This returns the ρ at which t reaches the two-sided critical
+    value of Student's t with ``n − 1`` degrees of freedom.
+
+    Returns
+    -------
+    float
+        ρ. At or below 0: significant even if the two settings shared nothing across seeds; in
+        (0, 1]: significant only if the seeds are at least that correlated, which mean ± std
+        cannot tell; above 1: no correlation makes it significant. ``-inf`` when both stds are 0
+        and ``diff`` is not (and ``inf`` when ``diff`` is 0).
+    """
+    from scipy import stats
+
+    for name, value in (("std_a", std_a), ("std_b", std_b)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite standard deviation >= 0, got {value!r}")
+    if not np.isfinite(diff):
+        raise ValueError(f"diff must be a finite number, got {diff!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (seeds), got {n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    crit = float(stats.t.ppf(1 - (1 - confidence) / 2, df=n - 1))
+    sd_needed = abs(float(diff)) * np.sqrt(n) / crit  # the largest std of the differences that is significant
+    if std_a == 0 or std_b == 0:
+        if diff == 0:
+            return float("inf")
+        return float("-inf") if std_a + std_b <= sd_needed else float("inf")
+    return float((std_a ** 2 + std_b ** 2 - sd_needed ** 2) / (2 * std_a * std_b))

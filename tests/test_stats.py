@@ -62,3 +62,48 @@ def test_constant_differences():
 def test_bad_input(a, b, kw, match):
     with pytest.raises(ValueError, match=match):
         paired_comparison(a, b, **kw)
+
+
+def test_the_t_interval_is_scipys():
+    a = np.array([0.70, 0.72, 0.69])
+    b = a + np.array([0.010, 0.018, 0.012])
+    res = paired_comparison(a, b)
+    ref = stats.ttest_rel(b, a).confidence_interval(0.95)
+    assert res.t_low == pytest.approx(ref.low) and res.t_high == pytest.approx(ref.high)
+    # with three seeds the bootstrap interval lies within the smallest and largest difference
+    assert res.differences.min() - 1e-12 <= res.ci_low <= res.ci_high <= res.differences.max() + 1e-12
+    assert res.t_low < res.ci_low and res.t_high > res.ci_high
+
+
+def test_correlation_needed_makes_the_paired_t_critical():
+    from gapkit.stats import correlation_needed
+
+    n, rho_true = 5, 0.6
+    # five seeds whose two settings have stds 0.01 and 0.02 and sample correlation exactly 0.6
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(n, 2))
+    z -= z.mean(0)
+    q, _ = np.linalg.qr(z)  # two orthonormal, mean-zero columns
+    e1, e2 = q[:, 0], q[:, 1]
+    sa, sb = 0.01, 0.02
+    a = 0.8 + sa * np.sqrt(n - 1) * e1
+    b_noise = sb * np.sqrt(n - 1) * (rho_true * e1 + np.sqrt(1 - rho_true ** 2) * e2)
+    sd_diff = np.sqrt(sa ** 2 + sb ** 2 - 2 * rho_true * sa * sb)
+    crit = stats.t.ppf(0.975, n - 1)
+    diff = crit * sd_diff / np.sqrt(n)  # the difference whose paired t is exactly critical at rho_true
+    b = 0.8 + diff + b_noise
+    assert np.std(a, ddof=1) == pytest.approx(sa) and np.std(b, ddof=1) == pytest.approx(sb)
+    assert np.corrcoef(a, b)[0, 1] == pytest.approx(rho_true)
+    assert paired_comparison(a, b).t == pytest.approx(crit)
+    assert correlation_needed(diff, sa, sb, n) == pytest.approx(rho_true)
+    # a larger difference needs less correlation; the sign of the difference does not matter
+    assert correlation_needed(2 * diff, sa, sb, n) < rho_true
+    assert correlation_needed(-diff, sa, sb, n) == pytest.approx(rho_true)
+    # closed-form ends: equal stds s and a tiny gain need more than perfect correlation; a huge one none
+    assert correlation_needed(1e-6, 0.01, 0.01, 5) > 0.99 and correlation_needed(1e-6, 0.01, 0.02, 5) > 1
+    assert correlation_needed(1.0, 0.01, 0.01, 5) < -1
+    assert correlation_needed(0.1, 0.0, 0.0, 5) == -np.inf and correlation_needed(0.0, 0.0, 0.0, 5) == np.inf
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        correlation_needed(0.1, 0.01, 0.01, 1)
+    with pytest.raises(ValueError, match="std_a must be a finite"):
+        correlation_needed(0.1, -0.01, 0.01, 5)
