@@ -2,9 +2,10 @@
 
 The book is built with Jupyter Book, whose ``myst_nb.glue`` stores a computed value so that the
 prose can show it (``{glue:text}`name:.3f```). Students run the same chapters in Colab, where
-myst-nb is not installed: there :func:`glue` prints ``name = value`` instead, and the published
-notebook's prose names the value (**`name`**) so the reader finds it printed by the cell that
-computes it.
+myst-nb is not installed: there :func:`glue` keeps the value, and each paragraph of the published
+notebook that quotes glued values is a folded cell that calls :func:`show_text`, which shows the
+paragraph with this run's numbers in it (and fills in, when a later cell glues it, a number that the
+paragraph quotes before the cell that computes it has run).
 
 :func:`claim` is the hidden check beside a sentence of prose: it fails the build, naming the
 sentence and the numbers, the day the numbers stop supporting what the page says. Where myst-nb is
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 import warnings
 from typing import Any
 
-__all__ = ["glue", "format_glued", "has_myst_nb", "claim", "ClaimError", "ClaimWarning"]
+__all__ = ["glue", "glued", "format_glued", "has_myst_nb", "show_text", "fill_text", "claim", "ClaimError",
+           "ClaimWarning"]
 
 
 def has_myst_nb() -> bool:
@@ -34,7 +37,7 @@ def has_myst_nb() -> bool:
 
 
 def format_glued(value: Any) -> str:
-    """The text :func:`glue` prints for ``value`` when myst-nb is absent.
+    """The text a paragraph shows for a glued ``value`` (no format given) when myst-nb is absent.
 
     Integers print whole; other real numbers with 4 significant digits (the prose in the book
     uses at most 3); anything else with ``str``.
@@ -59,10 +62,10 @@ def glue(name: str, value: Any, display: bool = True) -> None:
         The value; numbers in the book, a figure or a table where ``display=True``.
     display : bool
         With myst-nb (the book build) this is ``myst_nb.glue``'s own argument: show the value
-        in the cell's output as well as storing it. Without myst-nb (Colab), a value shown with
-        ``display=True`` is displayed as IPython would; a number or text glued with
-        ``display=False`` is printed as ``name = value``, because the published notebook's
-        prose refers to it by that name.
+        in the cell's output as well as storing it. Without myst-nb (Colab), the value is kept
+        for :func:`show_text` (nothing is printed), a value glued with ``display=True`` is also
+        displayed as IPython would, and every paragraph already shown that quotes ``name`` is
+        shown again with the new value.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"glue needs a non-empty string name, got {name!r}")
@@ -75,12 +78,106 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     if myst_glue is not None:
         myst_glue(name, value, display=display)
         return
+    _GLUED[name] = value
     if display:
         from IPython.display import display as show
 
         show(value)
-    else:
-        print(f"{name} = {format_glued(value)}")
+    for shown in _SHOWN:
+        if name in shown.names:
+            shown.refresh()
+
+
+# --------------------------------------------------------------------------- prose with live values
+_GLUED: dict[str, Any] = {}
+#: a value the published notebook quotes: ``{{name}}`` or ``{{name:format}}`` (a format spec of
+#: :func:`format`, as the book's ``{glue:text}`name:.3f``` role uses)
+_FIELD = re.compile(r"\{\{(?P<name>[A-Za-z_][\w.-]*)(?::(?P<fmt>[^{}]*))?\}\}")
+#: what a paragraph shows for a value that a later cell computes, until that cell has run
+PENDING = "<span title=\"computed by a cell further down: run it\">…</span>"
+
+
+def glued() -> dict[str, Any]:
+    """The values glued so far in this kernel without myst-nb (a copy): name → value."""
+    return dict(_GLUED)
+
+
+def _formatted(value: Any, fmt: str | None) -> str:
+    if not fmt:
+        return format_glued(value)
+    try:
+        return format(value, fmt)
+    except (TypeError, ValueError):
+        try:
+            return format(float(value), fmt)
+        except (TypeError, ValueError):
+            return format_glued(value)
+
+
+def fill_text(template: str, values: dict[str, Any] | None = None) -> str:
+    """``template`` with each ``{{name:format}}`` replaced by the glued value, formatted.
+
+    Parameters
+    ----------
+    template : str
+        Markdown (a paragraph of a chapter) whose quoted values are ``{{name}}`` or
+        ``{{name:format}}`` fields.
+    values : dict, optional
+        name → value; default: the values glued so far (:func:`glued`).
+
+    Returns
+    -------
+    str
+        The Markdown with every field filled in; a field whose value is not glued yet shows
+        :data:`PENDING` (an ellipsis saying that a cell further down computes it).
+    """
+    values = _GLUED if values is None else values
+
+    def one(m: re.Match) -> str:
+        if m["name"] not in values:
+            return PENDING
+        return _formatted(values[m["name"]], m["fmt"])
+
+    return _FIELD.sub(one, template)
+
+
+class _Shown:
+    """A paragraph :func:`show_text` displayed, updated in place when a value it quotes is glued."""
+
+    def __init__(self, template: str) -> None:
+        from IPython.display import Markdown, display
+
+        self.template = template
+        self.names = {m["name"] for m in _FIELD.finditer(template)}
+        self.handle = display(Markdown(fill_text(template)), display_id=True)
+
+    def refresh(self) -> None:
+        from IPython.display import Markdown
+
+        if self.handle is not None:
+            self.handle.update(Markdown(fill_text(self.template)))
+
+
+_SHOWN: list[_Shown] = []
+
+
+def show_text(template: str) -> None:
+    """Show a paragraph of the chapter as Markdown, with this run's glued values in it.
+
+    The published Colab notebooks (``scripts/colab_notebook.py``) turn every paragraph of a chapter
+    that quotes glued numbers into a folded cell that calls this, so the student reads the
+    sentence with the numbers their own run computed. A value that the paragraph quotes before
+    the cell that computes it has run shows as an ellipsis, and is filled in when that cell's
+    :func:`glue` runs.
+
+    Parameters
+    ----------
+    template : str
+        The paragraph, its values written ``{{name}}`` or ``{{name:.3f}}`` (:func:`fill_text`).
+    """
+    if not isinstance(template, str):
+        raise TypeError(f"show_text needs the paragraph as a string, got {type(template).__name__}")
+    _SHOWN.append(_Shown(template.strip("\n")))
 
 
 class ClaimError(AssertionError):

@@ -57,7 +57,7 @@ from _common import (  # noqa: F401  (re-exported: tests and other scripts use b
 )
 
 COPY_ALWAYS = ["_config.yml", "_toc.yml", "references.bib"]
-STATIC_DIRS = ["_static"]
+STATIC_DIRS = ["_static", "_ext"]  # _ext: the book's own Sphinx extensions (_config.yml local_extensions)
 CELL_TIMEOUT_S = 600  # a cell that runs longer fails the build instead of hanging it
 PUBLISHED_NOTEBOOKS = SITE / "_extra" / "notebooks"  # published as notebooks/<chapter>.ipynb beside the HTML
 STUDENT_MARKER = "<!-- gapbook: student-notebooks -->"  # where the course page lists the student notebooks

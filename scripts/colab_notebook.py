@@ -6,10 +6,14 @@ plain Markdown, HTML and ``$``/``$$`` math but none of MyST's roles and directiv
 becomes plain Markdown:
 
 ``{glue:text}`name:.3f``` (and every other ``{glue}`` role)
-    **`name`** in bold code. Without myst-nb, ``gapkit.notebook.glue(name, value, display=False)``
-    prints ``name = value``, so the code cell that computes the value shows it under that name; a
-    note under the chapter title says so once. (The value may be computed after the sentence that
-    quotes it, so the prose says nothing like "printed above".)
+    The paragraph (a table, a list, a folded solution: one block of Markdown) that quotes glued
+    values becomes a code cell titled ``#@title Text with this run's numbers`` with Colab's
+    ``cellView: "form"``, so Colab shows its title and output and folds its code. The code calls
+    ``gapkit.notebook.show_text`` on the paragraph, its values written ``{{name:.3f}}``, which shows
+    the paragraph as Markdown with the values this run glued (without myst-nb,
+    ``gapkit.notebook.glue`` keeps them and prints nothing). A value that a paragraph quotes before
+    the cell that computes it has run shows as an ellipsis and is filled in when that cell runs.
+    Such cells are tagged ``glued-text``.
 ``{cite:p}`a,b``` and ``{cite:t}`a```
     "([Liang et al., 2022](link))" and "[Liang et al. (2022)](link)", from ``references.bib``. The
     link is the entry's DOI, URL or arXiv identifier (a ``doi``, ``url`` or ``eprint`` field, or an
@@ -21,8 +25,9 @@ admonitions (``{admonition} Title``, ``{note}``, ``{tip}``, ...)
     A blockquote whose first line is the bold title; one with ``:class: dropdown`` folds into a
     ``<details>`` block instead.
 ``{exercise}``
-    A bold line "**Exercise N: Title**" (N counts the chapter's exercises, as the references to
-    them do), then the text.
+    A bold line "**Exercise C.N: Title**" (C the chapter's number, from its file name, N the
+    exercise's place in the chapter: the numbers the book shows, ``_ext/chapter_numbers.py``),
+    then the text.
 ``{solution}`` (prose only)
     ``<details><summary>Solution to Exercise N</summary> … </details>``: folded, one click opens it.
 ``{solution-start}`` … ``{solution-end}`` (a gated solution, prose and code cells)
@@ -36,8 +41,12 @@ admonitions (``{admonition} Title``, ``{note}``, ``{tip}``, ...)
 ``(label)=`` lines and ``$$ … $$ (label)``
     Label lines are removed; a labelled equation gets ``\\tag{N}``.
 
-Code cells keep their source and tags (``remove-cell`` and the like mean nothing to Colab); the
-hidden Colab install cell stays the first code cell, unchanged. The notebook's metadata asks Colab
+Code cells keep their source and tags. A cell the book hides (``remove-cell``: the hidden checks of
+the page's claims, the values the prose quotes) gets a first line
+``#@title Checks of this page's claims`` (or ``#@title Numbers the text quotes``, or
+``#@title Set-up (hidden in the book)``) and ``cellView: "form"``: it still runs, and a claim
+that this run's numbers do not support still warns, but Colab shows only its title. The hidden
+Colab install cell stays the first code cell, unchanged. The notebook's metadata asks Colab
 for a GPU runtime and an open table of contents.
 
 A role or directive this module does not know raises :class:`PublishError` naming it and the
@@ -54,7 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from _common import ROOT, load_config, to_notebook, toc_files, source_path
+from _common import COLAB_MARKER, ROOT, load_config, to_notebook, toc_files, source_path
 
 __all__ = [
     "PublishError", "Reference", "SiteIndex", "Target", "convert_markdown", "convert_notebook",
@@ -200,6 +209,18 @@ _HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
 _EQ_LABEL = re.compile(r"^\s*\$\$\s*\((?P<label>[^()\s]+)\)\s*$")
 
 
+def chapter_number(doc: str) -> int | None:
+    """A chapter's number, from its file name (``chapters/03_measuring_the_gap`` -> 3); None for other pages."""
+    m = re.match(r"(\d+)_", posixpath.basename(doc))
+    return int(m.group(1)) if m else None
+
+
+def exercise_number(doc: str, n: int) -> str:
+    """The number the book gives the ``n``-th exercise of a page: ``3.2`` in chapter 3, ``2`` elsewhere."""
+    chapter = chapter_number(doc)
+    return f"{chapter}.{n}" if chapter is not None else str(n)
+
+
 def _index_page(doc: str, text: str, index: SiteIndex) -> None:
     """Record a page's title and the targets of its labels."""
     pending: list[str] = []
@@ -209,7 +230,8 @@ def _index_page(doc: str, text: str, index: SiteIndex) -> None:
             if block.name == "exercise":
                 n_exercise += 1
                 if "label" in block.options:
-                    index.labels[block.options["label"]] = Target(doc, f"Exercise {n_exercise}", block.options["label"])
+                    index.labels[block.options["label"]] = Target(doc, f"Exercise {exercise_number(doc, n_exercise)}",
+                                                         block.options["label"])
             elif block.name == "bibliography":
                 index.bibliography_doc = doc
             elif block.name == "math" and "label" in block.options:
@@ -326,6 +348,13 @@ _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 GLUE_ROLES = {"glue", "glue:", "glue:text", "glue:any", "glue:md"}
 ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention", "danger", "error", "seealso"}
 GLUE_DIRECTIVES = {"glue", "glue:", "glue:any", "glue:figure", "glue:math", "glue:md"}
+_GLUE_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+#: a glued value in converted Markdown, as gapkit.notebook.show_text reads it
+GLUE_FIELD = re.compile(r"\{\{[A-Za-z_][\w.-]*(?::[^{}]*)?\}\}")
+GLUED_TAG = "glued-text"  # a code cell that shows a paragraph with this run's numbers
+FOLDED_TAG = "hidden-in-book"  # a remove-cell cell, folded into a titled form cell
+GLUED_TITLE = "Text with this run's numbers"
+CLAIMS_TITLE = "Checks of this page's claims"
 
 
 @dataclass
@@ -366,10 +395,13 @@ def convert_inline(text: str, page: _Page) -> str:
 
 def _role(name: str, content: str, page: _Page) -> str:
     if name in GLUE_ROLES:
-        key = content.split(":", 1)[0].strip()
+        key, _, fmt = (part.strip() for part in content.partition(":"))
+        if not _GLUE_NAME.fullmatch(key) or "{" in fmt or "}" in fmt:
+            raise page.fail(f"{{{name}}}`{content}`: a glued name is letters, digits, '_', '.' or '-' "
+                            "and its format has no braces")
         if key not in page.glued:
             page.glued.append(key)
-        return f"**`{key}`**"
+        return "{{" + key + (f":{fmt}" if fmt else "") + "}}"
     if name in ("cite", "cite:p", "cite:t"):
         refs = [_citation(k.strip(), page) for k in content.split(",") if k.strip()]
         if name == "cite:t":
@@ -467,8 +499,7 @@ def _render_directive(d: Directive, page: _Page) -> str:
             return f"The references are listed in the [bibliography]({page.site.page_url(page.site.bibliography_doc)})."
         return ""
     if name in GLUE_DIRECTIVES:
-        key = d.arg.split(":", 1)[0].strip()
-        return f"*Shown by the code cell that computes **`{key}`**.*"
+        return "*(Shown by the code cell that computes it.)*"
     if name == "toggle":
         return _details("Show", body)
     raise page.fail(f"the MyST directive {{{name}}} has no plain-Markdown form for Colab: add one to "
@@ -540,16 +571,128 @@ def _raw(block: Directive | CodeFence) -> str:
 
 
 def _solution_code(cell: Any, page: _Page) -> Any:
-    title = f"#@title Solution to {page.exercise(page.solution)} (try the exercise first) {{ display-mode: \"form\" }}"
+    return _form_title(cell, f"Solution to {page.exercise(page.solution)} (try the exercise first)", "solution")
+
+
+def _form_title(cell: Any, title: str, tag: str) -> Any:
+    """``cell`` as a Colab form cell: ``#@title`` first (after a cell magic), ``cellView: "form"``, ``tag``."""
     cell = copy.deepcopy(cell)
     lines = cell.source.split("\n")
     at = 1 if lines and lines[0].startswith("%%") else 0  # a cell magic must stay the first line
-    cell.source = "\n".join(lines[:at] + [title] + lines[at:])
+    cell.source = "\n".join(lines[:at] + [f'#@title {title} {{ display-mode: "form" }}'] + lines[at:])
     cell.metadata["cellView"] = "form"
     tags = cell.metadata.setdefault("tags", [])
-    if "solution" not in tags:
-        tags.append("solution")
+    if tag not in tags:
+        tags.append(tag)
     return cell
+
+
+def _hidden_title(source: str) -> str:
+    """The title of a cell the book hides: what it does, for a reader who sees only the title."""
+    if re.search(r"\bclaim\(", source):
+        return CLAIMS_TITLE
+    if re.search(r"\bglue\(", source):
+        return "Numbers the text quotes (hidden in the book)"
+    return "Set-up (hidden in the book)"
+
+
+def _fold_hidden(cell: Any) -> Any:
+    """A ``remove-cell`` code cell folded into a titled form cell (the install cell stays as it is)."""
+    if (cell.cell_type != "code" or "remove-cell" not in cell.metadata.get("tags", [])
+            or cell.source.startswith(COLAB_MARKER)):
+        return cell
+    return _form_title(cell, _hidden_title(cell.source), FOLDED_TAG)
+
+
+def markdown_blocks(md: str) -> list[str]:
+    """Split converted Markdown into blocks at blank lines, keeping together what a blank line may
+    sit inside of: a fenced code block, a ``$$`` display equation, a ``<details>`` element. A
+    heading is a block of its own."""
+    blocks: list[list[str]] = [[]]
+    fence: str | None = None
+    in_math = False
+    depth = 0
+    for line in md.split("\n"):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence):
+                fence = None
+            blocks[-1].append(line)
+            continue
+        if m := re.match(r"^[ \t>]*(`{3,}|~{3,})", line):
+            fence = m.group(1)
+            blocks[-1].append(line)
+            continue
+        if stripped.count("$$") % 2 == 1:
+            in_math = not in_math
+        depth += len(re.findall(r"<details\b", line)) - len(re.findall(r"</details>", line))
+        if not stripped and not in_math and depth <= 0:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        if _HEADING.match(line) and not in_math and depth <= 0:
+            if blocks[-1]:
+                blocks.append([])
+            blocks[-1].append(line)
+            blocks.append([])
+            continue
+        blocks[-1].append(line)
+    return ["\n".join(b) for b in blocks if b]
+
+
+def _python_text(text: str) -> str:
+    """A Python literal for ``text``: a raw triple-quoted string where one can hold it, else ``repr``."""
+    import ast
+
+    literal = f'r"""\n{text}\n"""'
+    try:
+        if ast.literal_eval(literal) == f"\n{text}\n":
+            return literal
+    except (SyntaxError, ValueError):
+        pass
+    return repr(text)
+
+
+def glued_text_cell(md: str) -> Any:
+    """A code cell that shows the Markdown ``md`` (with ``{{name:fmt}}`` fields) with this run's values."""
+    import nbformat
+
+    source = (f'#@title {GLUED_TITLE} {{ display-mode: "form" }}\n'
+              f"from gapkit.notebook import show_text\n\nshow_text({_python_text(md)})")
+    return nbformat.v4.new_code_cell(source, metadata={"cellView": "form", "tags": [GLUED_TAG]})
+
+
+def _split_glued(cell: Any) -> list[Any]:
+    """A converted Markdown cell as Markdown cells and, for each run of blocks that quote glued
+    values, one :func:`glued_text_cell`."""
+    if not GLUE_FIELD.search(cell.source):
+        return [cell]
+    out: list[Any] = []
+    run: list[str] = []
+    glued: list[str] = []
+
+    def flush_text() -> None:
+        if run:
+            new = copy.deepcopy(cell)
+            new.source = "\n\n".join(run)
+            out.append(new)
+            run.clear()
+
+    def flush_glued() -> None:
+        if glued:
+            out.append(glued_text_cell("\n\n".join(glued)))
+            glued.clear()
+
+    for block in markdown_blocks(cell.source):
+        if GLUE_FIELD.search(block):
+            flush_text()
+            glued.append(block)
+        else:
+            flush_glued()
+            run.append(block)
+    flush_text()
+    flush_glued()
+    return out
 
 
 def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
@@ -576,8 +719,12 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "markdown":
-            cells.append(_solution_code(cell, page) if page.solution and cell.cell_type == "code" else copy.deepcopy(cell))
+            cells.append(_solution_code(cell, page) if page.solution and cell.cell_type == "code"
+                         else _fold_hidden(copy.deepcopy(cell)))
             continue
+        if "{{" in cell.source:
+            raise page.fail("Markdown holds '{{', which the published notebook reserves for glued values: "
+                            "write '{ {' (or use a glue role)")
         pieces = []
         for kind, md in _cell_segments(cell.source, page):
             md = convert_markdown(md, page).strip("\n")
@@ -590,7 +737,7 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
         if pieces:
             new = copy.deepcopy(cell)
             new.source = "\n\n".join(pieces)
-            cells.append(new)
+            cells.extend(_split_glued(new))
     if page.solution:
         raise page.fail(f"the solution to {page.solution!r} is never closed: add {{solution-end}}")
     for i, cell in enumerate(cells):  # stable ids: the same source gives the same notebook, byte for byte
@@ -607,15 +754,15 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
 def _add_reading_note(nb: Any, doc: str, page: _Page) -> None:
     """Under the chapter title (the first ``# `` heading): where the chapter is, how to read its numbers."""
     site = page.site
-    number = re.match(r"(\d+)_", posixpath.basename(doc))
-    where = f"Chapter {int(number.group(1))} of" if number else "Part of"
+    number = chapter_number(doc)
+    where = f"Chapter {number} of" if number is not None else "Part of"
     note = (f"*{where} [{site.book_title or 'the book'}]({site.url}) "
             f"([this chapter online]({site.page_url(doc)})).")
     if page.glued:
-        name = page.glued[0]
-        note += (f" Run the cells from the top: a number that the text shows in bold code, such as "
-                 f"**`{name}`**, is printed by the code cell that computes it (`{name} = …`).")
-    if any(c.cell_type == "markdown" and "<details>" in c.source for c in nb.cells):
+        note += (f" Run the cells from the top (*Runtime > Run all*): a paragraph that quotes numbers "
+                 f"is a cell titled *{GLUED_TITLE}*, which shows it with the numbers your run computed; "
+                 f"the cells the book hides are folded under their titles (*{CLAIMS_TITLE}*).")
+    if any("Solution to" in c.source for c in nb.cells):
         note += " Solutions are folded: try each exercise first, then click *Solution* to open it."
     note += "*"
     for cell in nb.cells:  # a notebook without a title gets no note
@@ -645,12 +792,15 @@ def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path =
     Returns
     -------
     nbformat.NotebookNode
-        Plain Markdown and code cells, no outputs, no MyST markup (checked: :func:`leftover_myst`).
+        Plain Markdown and code cells, no outputs, no MyST markup (checked: :func:`leftover_myst`),
+        no problem for a reader (checked: :func:`reading_problems`).
 
     Raises
     ------
     PublishError
-        On markup without a plain form, or markup left in the result.
+        On markup without a plain form, markup left in the result, or a reading problem: a glued
+        value left in prose, a hidden cell unfolded, an exercise numbered otherwise than in the
+        book, an answer in a student copy.
     """
     path = Path(path).resolve()
     site = site or site_index(cfg, root)
@@ -659,6 +809,12 @@ def publish_notebook(path: Path, cfg: dict[str, Any] | None = None, root: Path =
     left = leftover_myst(nb)
     if left:
         raise PublishError(f"{doc}: MyST markup left in the published notebook: " + "; ".join(left[:5]))
+    student = path.parent.name == "student"
+    source = (Path(root) / f"{doc}.md") if student else path
+    problems = reading_problems(nb, student=student,
+                                exercises=book_exercise_numbers(source.read_text(), doc) if source.exists() else None)
+    if problems:
+        raise PublishError(f"{'student copy of ' if student else ''}{doc}: " + "; ".join(problems[:5]))
     return nb
 
 
@@ -684,3 +840,97 @@ def leftover_myst(nb: Any) -> list[str]:
         for rx in (_LEFT_ROLE, _LEFT_FENCE, _LEFT_LABEL, _LEFT_OPTION):
             found += [f"cell {idx}: {m.group(0).strip()!r}" for m in rx.finditer(cell.source)]
     return found
+
+
+# --------------------------------------------------------------------------- what a reader must not meet
+_EXERCISE_HEAD = re.compile(r"^\*\*Exercise (?P<number>[\d.]+)\b", re.M)
+_GLUE_CALL = re.compile(r"""\bglue\(\s*["']([^"']+)["']""")
+_BOLD_CODE = re.compile(r"\*\*`([^`]+)`\*\*")
+_ANSWER_TEXT = re.compile(r"Short answer|Solution to Exercise|<summary>(?:<b>)?\s*(?:Solution|Answer)", re.I)
+
+
+def book_exercise_numbers(source: str, doc: str) -> list[str]:
+    """The numbers the book gives the numbered exercises of a chapter's MyST source, in order
+    (``_ext/chapter_numbers.py``: ``3.1``, ``3.2``, ... in chapter 3)."""
+    numbered = [d for d in parse_blocks(_strip_front_matter(source))
+                if isinstance(d, Directive) and d.name == "exercise" and "nonumber" not in d.options]
+    return [exercise_number(doc, i) for i in range(1, len(numbered) + 1)]
+
+
+def _shown_markdown(cell: Any) -> str:
+    """The Markdown a cell's outputs show (``show_text``'s ``text/markdown``)."""
+    texts = []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        md = data.get("text/markdown")
+        if md is not None:
+            texts.append(md if isinstance(md, str) else "".join(md))
+    return "\n".join(texts)
+
+
+def reading_problems(nb: Any, *, student: bool = False, exercises: list[str] | None = None,
+                     executed: bool = False) -> list[str]:
+    """What a Colab reader of a published notebook must not meet, each named.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        A published notebook (:func:`publish_notebook`), executed or not.
+    student : bool
+        A student copy: it must hold no answer (no solution, no short answer).
+    exercises : list of str, optional
+        The numbers the book gives the chapter's exercises (:func:`book_exercise_numbers`); the
+        notebook's exercise headings must carry the same, in order.
+    executed : bool
+        The notebook has run to its end (the Colab simulation): every paragraph that quotes glued
+        values must show them (no ``{{name}}`` field, no ellipsis for a value never computed).
+
+    Returns
+    -------
+    list of str
+        One line per problem, starting with its kind: ``glue name left in prose``, ``hidden cell
+        unfolded``, ``exercise number differs from the book``, ``answer in a student copy``.
+    """
+    from gapkit.notebook import PENDING
+
+    problems: list[str] = []
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    glued = set(_GLUE_CALL.findall(code))
+    heads: list[str] = []
+    for idx, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown":
+            text = cell.source
+            for m in GLUE_FIELD.finditer(text):
+                problems.append(f"glue name left in prose: cell {idx} shows {m.group(0)}")
+            for m in _LEFT_ROLE.finditer(text):
+                if m.group(0).startswith("{glue"):
+                    problems.append(f"glue name left in prose: cell {idx} shows the role {m.group(0)}")
+            for name in _BOLD_CODE.findall(text):
+                if name in glued:
+                    problems.append(f"glue name left in prose: cell {idx} names **`{name}`** instead of its value")
+            heads += _EXERCISE_HEAD.findall(text)
+            if student and (m := _ANSWER_TEXT.search(text)):
+                problems.append(f"answer in a student copy: cell {idx} holds {m.group(0)!r}")
+            continue
+        if cell.cell_type != "code":
+            continue
+        if "remove-cell" in tags and not cell.source.startswith(COLAB_MARKER):
+            if cell.metadata.get("cellView") != "form" or not re.search(r"^#@title ", cell.source, re.M):
+                problems.append(f"hidden cell unfolded: cell {idx} (hidden in the book) is plain code in Colab")
+        if student and ("solution" in tags or re.search(r"^#@title Solution", cell.source, re.M)):
+            problems.append(f"answer in a student copy: cell {idx} is a solution's code")
+        if GLUED_TAG in tags:
+            shown = _shown_markdown(cell)
+            if student and _ANSWER_TEXT.search(cell.source):
+                problems.append(f"answer in a student copy: cell {idx} shows an answer")
+            heads += _EXERCISE_HEAD.findall(cell.source)
+            if executed:
+                if not shown:
+                    problems.append(f"glue name left in prose: cell {idx} ran but shows no text")
+                elif GLUE_FIELD.search(shown) or PENDING in shown:
+                    problems.append(f"glue name left in prose: cell {idx} still shows a value no cell computed")
+    if exercises is not None and heads != exercises:
+        problems.append(f"exercise number differs from the book: the notebook numbers its exercises "
+                        f"{', '.join(heads) or 'not at all'}, the book {', '.join(exercises) or 'has none'}")
+    return problems

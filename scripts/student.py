@@ -5,7 +5,9 @@
                                             student copy (CI profile) and require that the only
                                             errors are the ``NotImplementedError`` stubs
 
-A solution written as a plain ``{solution}`` directive (prose only) is dropped. A gated solution
+A solution written as a plain ``{solution}`` directive (prose only) is dropped, and so is an
+answer given as an admonition (``{admonition} Short answer``, any title starting with "Short
+answer" or "Answer"): a student copy holds no answer. A gated solution
 (``{solution-start}`` ... ``{solution-end}``) that holds code cells is replaced by one code cell
 that raises ``NotImplementedError`` naming the exercise, so a student sees exactly where to write.
 """
@@ -32,12 +34,15 @@ _GATED = re.compile(
     re.S,
 )
 _PLAIN = re.compile(r"(?P<fence>`{3,}|:{3,})\{solution\}\s*(?P<label>[\w-]+)[^\n]*\n.*?\n(?P=fence)[ \t]*\n?", re.S)
+_ANSWER = re.compile(r"^(?P<fence>`{3,}|:{3,})\{admonition\}[ \t]+(?:Short answer|Answer)\b[^\n]*\n.*?\n(?P=fence)[ \t]*\n?",
+                     re.S | re.M)
 
 HEADER = (
     "```{admonition} Student version\n"
     ":class: note\n"
-    "This is the student copy of the chapter: solutions are removed and each code exercise ends in a\n"
-    "cell that raises `NotImplementedError`. Replace it with your answer.\n"
+    "This is the student copy of the chapter: it holds no solutions and no answers. Each code exercise\n"
+    "ends in a cell that raises `NotImplementedError`: replace it with your answer, then run the check\n"
+    "cell below it. Paper exercises are answered on paper.\n"
     "```\n\n"
 )
 
@@ -60,6 +65,7 @@ def student_text(text: str) -> str:
 
     out = _GATED.sub(gated, text)
     out = _PLAIN.sub("", out)
+    out = _ANSWER.sub("", out)
     # put the student banner right after the first heading
     out = re.sub(r"^(# [^\n]+\n)", lambda m: m.group(1) + "\n" + HEADER, out, count=1, flags=re.M)
     return out

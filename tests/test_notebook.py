@@ -15,11 +15,26 @@ def no_myst_nb(monkeypatch):
     assert not has_myst_nb()
 
 
-def test_without_myst_nb_display_false_prints_the_named_value(no_myst_nb, capsys):
+def test_without_myst_nb_display_false_keeps_the_value_and_prints_nothing(no_myst_nb, capsys, monkeypatch):
+    import gapkit.notebook as nbmod
+
+    monkeypatch.setattr(nbmod, "_GLUED", {})
     glue("r_image", np.float64(0.734129), display=False)
     glue("n_pairs", np.int64(500), display=False)
     glue("flag", True, display=False)
-    assert capsys.readouterr().out.splitlines() == ["r_image = 0.7341", "n_pairs = 500", "flag = True"]
+    assert capsys.readouterr().out == ""  # no `name = value` lines: the paragraphs show the values
+    assert nbmod.glued() == {"r_image": 0.734129, "n_pairs": 500, "flag": True}
+    assert type(nbmod.glued()["n_pairs"]) is int  # numpy scalars kept as Python numbers
+
+
+def test_fill_text_formats_as_the_book_s_roles_and_marks_values_not_computed_yet():
+    from gapkit.notebook import PENDING, fill_text
+
+    values = {"r": 0.73412, "n": 500, "name": "CLIP", "pct": 12.5}
+    assert fill_text("R = {{r:.2f}}, n = {{n}}, {{name}}, {{pct:.0f}} %", values) == "R = 0.73, n = 500, CLIP, 12 %"
+    assert fill_text("$x_{i}$ and {{r}}", values) == "$x_{i}$ and 0.7341"  # TeX braces are left alone
+    assert fill_text("{{later:.3f}}", values) == PENDING
+    assert fill_text("{{name:.2f}}", values) == "CLIP"  # a format that does not apply: the text as it is
 
 
 def test_without_myst_nb_display_true_shows_the_value(no_myst_nb, monkeypatch):
