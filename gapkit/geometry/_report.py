@@ -63,6 +63,11 @@ class GapReport:
     (metric, modality); look one up with ``report.get("centroid_gap")`` or
     ``report.get("effective_rank", "text")``, or its value with
     ``report["centroid_gap"]`` / ``report["effective_rank", "text"]``.
+
+    ``inputs`` is the provenance the ``gapkit`` command line records (each input's path or
+    published name, its SHA-256, shape and dtype); ``groups`` one dict per label with ``--labels``
+    (``label``, ``n``, ``centroid_gap``, ``paired_cosine``). Both are empty for a report built in Python
+    until set with :func:`dataclasses.replace`.
     """
 
     n: int
@@ -72,6 +77,8 @@ class GapReport:
     ci_level: float
     estimates: tuple[Estimate, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[dict[str, Any], ...] = ()
 
     def get(self, metric: str, modality: str | None = None) -> Estimate:
         """The estimate for ``metric`` (``modality`` required for per-modality metrics)."""
@@ -101,9 +108,12 @@ class GapReport:
         def clean(v: Any) -> Any:
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
+        from .. import __version__
+
         return {
             "format": "gapkit.GapReport",
-            "version": 1,
+            "version": 2,  # 2: gapkit_version, inputs and groups (version 1 documents are still read)
+            "gapkit_version": __version__,
             "n": self.n,
             "d": self.d,
             "n_boot": self.n_boot,
@@ -111,6 +121,8 @@ class GapReport:
             "ci_level": self.ci_level,
             "params": dict(self.params),
             "estimates": [{k: clean(v) for k, v in asdict(e).items()} for e in self.estimates],
+            "inputs": dict(self.inputs),
+            "groups": [{k: clean(v) for k, v in g.items()} for g in self.groups],
         }
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -145,6 +157,9 @@ class GapReport:
         return cls(
             n=int(data["n"]), d=int(data["d"]), n_boot=int(data["n_boot"]), seed=data["seed"],
             ci_level=float(data["ci_level"]), estimates=estimates, params=dict(data.get("params", {})),
+            inputs=dict(data.get("inputs", {})),
+            groups=tuple({k: (num(v) if k not in ("label", "n") else v) for k, v in g.items()}
+                         for g in data.get("groups", [])),
         )
 
 
@@ -180,7 +195,7 @@ def _wilson(acc: float, n: int, level: float) -> tuple[float, float]:
 @validate_params({"n_boot": [Interval(Integral, 0, None, closed="left")], "seed": _SEED, "ci": _FRACTION,
                   "spectral_boot": [None, Interval(Integral, 0, None, closed="left")], "uniformity_t": _KERNEL_T,
                   "uniformity_max_samples": _MAX_ROWS, "separability": ["boolean"], "test_size": _FRACTION,
-                  "separability_max_pairs": _MAX_ROWS, "two_sample": ["boolean"]})
+                  "separability_max_pairs": _MAX_ROWS, "two_sample": ["boolean"], "max_pairs": _MAX_ROWS})
 def gap_report(
     image: Any,
     text: Any,
@@ -195,6 +210,7 @@ def gap_report(
     test_size: float = 0.2,
     separability_max_pairs: int | None = SEPARABILITY_MAX_PAIRS,
     two_sample: bool = False,
+    max_pairs: int | None = None,
 ) -> GapReport:
     """Every gap and cone metric with percentile-bootstrap confidence intervals.
 
@@ -242,6 +258,17 @@ def gap_report(
     two_sample : bool
         Also report :func:`frechet_distance` and :func:`mmd` of the centred modalities (point
         estimates, not bootstrapped: each replicate would cost an O(n·d²) fit; NaN bounds).
+    max_pairs : int or None
+        Out of core (``None``: off). With more than ``max_pairs`` pairs, the single-pass metrics
+        (centroid gap, paired distance and cosine, alignment, raw and distribution gap, RMG, mean
+        resultant length, mean pairwise cosine) are computed on *all* pairs in two blockwise passes
+        that never copy the input (a memory-mapped ``.npy`` stays on disk), and everything that
+        cannot be done in a pass is computed on a seeded subsample of ``max_pairs`` pairs: the
+        bootstrap replicates of the single-pass metrics, rescaled by ``√(max_pairs / n)`` around the
+        full-data estimate (the m-out-of-n bootstrap of a root-n statistic), and the spectral
+        metrics, uniformity, separability and two-sample distances (point estimate and interval).
+        Each estimate's ``method`` says which; ``params`` records ``subsample_pairs`` and
+        ``subsampled_metrics``.
 
     Returns
     -------
@@ -257,6 +284,13 @@ def gap_report(
 
     Chapters 3, 4.
     """
+    if max_pairs is not None:
+        img, txt = as_paired(image, text, check_rows=False)  # the fused passes check every row as they go
+        if img.shape[0] > max_pairs:
+            return _large_report(img, txt, int(max_pairs), n_boot, seed, ci, dict(
+                spectral_boot=spectral_boot, uniformity_t=uniformity_t, uniformity_max_samples=uniformity_max_samples,
+                separability=separability, test_size=test_size, separability_max_pairs=separability_max_pairs,
+                two_sample=two_sample))
     img, txt = as_paired(image, text)
     n, d = img.shape
     if not 0.0 < ci < 1.0:
@@ -351,6 +385,57 @@ def gap_report(
         "test_size": float(test_size),
         "separability_max_pairs": None if separability_max_pairs is None else int(separability_max_pairs),
         "two_sample": bool(two_sample),
+        "max_pairs": None if max_pairs is None else int(max_pairs),
     }
     return GapReport(n=n, d=d, n_boot=int(n_boot), seed=None if seed is None else int(seed), ci_level=float(ci),
                      estimates=tuple(estimates), params=params)
+
+
+#: the metrics :func:`_large_report` computes on every pair, in one pass (plus the decomposition's)
+_SINGLE_PASS = ("centroid_gap", "paired_distance", "paired_cosine", "alignment", "raw_gap", "distribution_gap",
+                "relative_modality_gap", "mean_resultant_length", "mean_pairwise_cosine")
+
+
+def _large_report(img: np.ndarray, txt: np.ndarray, m: int, n_boot: int, seed: int | None, ci: float,
+                  kw: dict[str, Any]) -> GapReport:
+    """:func:`gap_report` with ``max_pairs=m < n``: single-pass metrics on all pairs, the rest on m of them."""
+    n, d = img.shape
+    p = _pair_pass(img, txt, None)  # blockwise: validates, normalises and reduces each block in cache
+    dec = gap_decomposition(img, txt)
+    mpc = {mod: _off_diagonal_cosine(s, n) for mod, s in (("image", p.sum_image), ("text", p.sum_text))}
+    mean_cos = float(p.cos.mean())
+    full = {
+        ("centroid_gap", _PAIR): float(np.linalg.norm((p.sum_image - p.sum_text) / n)),
+        ("paired_distance", _PAIR): float(p.dist.mean()),
+        ("paired_cosine", _PAIR): mean_cos,
+        ("alignment", _PAIR): float((p.dist * p.dist).mean()),
+        ("raw_gap", _PAIR): float(dec.raw),
+        ("distribution_gap", _PAIR): float(dec.distribution),
+        ("relative_modality_gap", _PAIR): _rmg_from_parts(mean_cos, mpc["image"], mpc["text"]),
+    }
+    for mod, s in (("image", p.sum_image), ("text", p.sum_text)):
+        full[("mean_resultant_length", mod)] = float(np.linalg.norm(s) / n)
+        full[("mean_pairwise_cosine", mod)] = mpc[mod]
+    del p
+    # the subsample: its own seed stream, sorted so that a memory-mapped file is read front to back
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1] if seed is not None else None)
+    idx = np.sort(rng.choice(n, size=m, replace=False))
+    sub = gap_report(np.asarray(img[idx]), np.asarray(txt[idx]), n_boot, seed, ci=ci, **kw)
+    scale = math.sqrt(m / n)
+    estimates = []
+    for e in sub.estimates:
+        key = (e.metric, e.modality)
+        if key in full:
+            v = full[key]
+            lo, hi = v + (e.ci_low - e.value) * scale, v + (e.ci_high - e.value) * scale
+            method = (e.method if e.method == "none"
+                      else f"{e.method} on a seeded subsample of {m} pairs, rescaled by sqrt({m}/{n}) (m-out-of-n)")
+            estimates.append(Estimate(e.metric, e.modality, v, lo, hi, method, e.n_boot))
+        else:
+            estimates.append(Estimate(e.metric, e.modality, e.value, e.ci_low, e.ci_high,
+                                      f"{e.method}; value and interval on a seeded subsample of {m} pairs", e.n_boot))
+    params = dict(sub.params, max_pairs=m, subsample_pairs=m,
+                  single_pass_metrics=sorted({k[0] for k in full}),
+                  subsampled_metrics=sorted({e.metric for e in sub.estimates} - {k[0] for k in full}))
+    return GapReport(n=n, d=d, n_boot=sub.n_boot, seed=sub.seed, ci_level=sub.ci_level, estimates=tuple(estimates),
+                     params=params)
