@@ -173,6 +173,80 @@ def check_site(html_dir: Path, screenshots: Path | None = None, driver=None) -> 
     return results
 
 
+# ----------------------------------------------------------------------------------------------
+# the session decks (scripts/slides.py)
+
+#: TeX a reader must never see on a slide: a dollar, a MathJax delimiter, a macro
+RAW_TEX = re.compile(r"\$|\\[()\[\]]|\\[A-Za-z]+")
+
+# Steps a reveal.js deck through every slide; returns, per slide, its visible text (speaker notes
+# are display:none, so innerText leaves them out), its figures, and its notes' text.
+_DECK_JS = r"""
+const done = arguments[arguments.length - 1];
+const started = Date.now();
+const typeset = () => !document.querySelector('.reveal .slides').innerText.includes('\\(') &&
+                      !document.querySelector('.reveal .slides').innerText.includes('\\[');
+const wait = () => {
+  const ready = typeof Reveal !== 'undefined' && Reveal.isReady();
+  if (!(ready && typeset()) && Date.now() - started < 25000) { setTimeout(wait, 200); return; }
+  if (!ready) { done({error: 'reveal.js did not start'}); return; }
+  const out = [];
+  const total = Reveal.getTotalSlides();
+  for (let i = 0; i < total; i++) {
+    Reveal.slide(i);
+    const s = Reveal.getCurrentSlide();
+    const notes = s.querySelector('aside.notes');
+    out.push({text: s.innerText.trim(), images: s.querySelectorAll('img').length,
+              broken: Array.from(s.querySelectorAll('img')).filter(im => !(im.complete && im.naturalWidth > 0)).length,
+              notes: notes ? notes.textContent.trim() : ''});
+  }
+  Reveal.slide(0);
+  done({slides: out, math: document.querySelectorAll('mjx-container').length});
+};
+wait();
+"""
+
+
+def check_deck(deck: Path, driver, screenshots: dict[int, Path] | None = None) -> list[str]:
+    """Open a session deck, step through every slide; return its problems, each naming the slide.
+
+    A slide fails on raw TeX left in its text (``$``, ``\\(``, ``\\lVert`` ...: math that MathJax did not
+    typeset, or a formula cut in half), on having no text and no figure, on a figure that does not
+    load, on having no speaker notes, and on reading the same as another slide.
+    ``screenshots`` maps slide indices (0 is the title) to the PNG files to write.
+    """
+    import time
+
+    driver.get(Path(deck).resolve().as_uri())
+    info = driver.execute_async_script(_DECK_JS)
+    if "error" in info:
+        return [f"{deck.name}: {info['error']}"]
+    problems = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(info["slides"], start=1):
+        where = f"{deck.name} slide {i}"
+        if m := RAW_TEX.search(s["text"]):
+            at = max(0, m.start() - 30)
+            problems.append(f"{where}: raw TeX {m.group(0)!r} in {s['text'][at:m.end() + 30]!r}")
+        if not s["text"] and not s["images"]:
+            problems.append(f"{where}: an empty slide")
+        if s["broken"]:
+            problems.append(f"{where}: {s['broken']} figure(s) did not load")
+        if not s["notes"]:
+            problems.append(f"{where}: no speaker notes")
+        key = " ".join(s["text"].split())
+        if key in seen:
+            problems.append(f"{where}: the same text as slide {seen[key]} ({key[:60]!r})")
+        else:
+            seen[key] = i
+    for index, path in (screenshots or {}).items():
+        driver.execute_script("Reveal.slide(arguments[0]);", index)
+        time.sleep(0.6)  # the slide transition
+        path.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(path))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("html", nargs="?", default=str(ROOT / "_build" / "html"))

@@ -3,17 +3,28 @@
 ``python scripts/book.py html`` calls :func:`build_slides` before the Jupyter Book build: the decks
 go to ``_build/site/_extra/slides/session-<N>.html`` and are published as ``slides/session-<N>.html``
 beside the book, with reveal.js (the copy that the ``sphinx-revealjs`` wheel ships, so nothing is
-fetched from a CDN) and the book's own MathJax.
+fetched from a CDN), its speaker-notes plugin, and the book's own MathJax.
 
-The sessions and their chapters are read from the course page (``chapters/course.md``: each
-``### Session N: title`` heading and the ``{doc}`` links of the paragraph under it), so the plan
-and the decks cannot drift apart. A deck holds, per chapter:
+The sessions, their chapters, their timing and their exercises are read from the course page
+(``chapters/course.md``: each ``### Session N: title`` heading, the ``{doc}`` links of the
+paragraph under it, the rows of its plan table and its homework line), so the plan and the decks
+cannot drift apart. A deck holds:
 
-- a title slide with the chapter's objectives;
-- one slide per section (``##`` heading) with the section's first paragraph;
-- one slide per figure, with the sentence that precedes its code cell (the book's "what to see");
+- the session's title, its chapters, and in the speaker notes the whole plan with its minutes;
+- per chapter, its question (the first question its introduction asks) and objectives;
+- one slide per section (``##`` heading) with the section's first paragraph, and the equation or
+  list that paragraph introduces;
+- one slide per figure with its *finding in one line*: the first of the chapter's own claims
+  (``gapkit.notebook.claim``, checked by the build on the numbers it computed) that follows the
+  figure; where none follows, the bold lead of the paragraph that states the result, else the
+  sentence that says what to look at;
 - every Markdown cell tagged ``slide`` (an author's explicit choice), whole;
-- the chapter's summary.
+- the exercise the plan works in class, with its number as in the book (``Exercise 1.3``);
+- the chapter's summary, and at the end the homework.
+
+Every slide carries speaker notes (reveal.js ``<aside class="notes">``, shown by the ``S`` key):
+what to say (the sentences of the book the slide leaves out), the cells to run live and the time
+each took in this build, the minutes the plan gives, and for an exercise its short answer.
 
 Glued numbers are filled in from the executed notebook; citations, references and admonitions
 become plain text by the same conversion as the Colab notebooks (:mod:`colab_notebook`).
@@ -21,6 +32,7 @@ become plain text by the same conversion as the Colab notebooks (:mod:`colab_not
 
 from __future__ import annotations
 
+import ast
 import base64
 import html
 import re
@@ -33,10 +45,16 @@ from _common import ROOT, SITE, atomic_write_text, load_config
 
 SLIDES_DIR = SITE / "_extra" / "slides"
 SLIDE_TAG = "slide"
+LIVE_TAG = "run-live"
+COURSE = ROOT / "chapters" / "course.md"
 _SESSION = re.compile(r"^### Session (\d+): (.+)$", re.M)
 _DOC = re.compile(r"\{doc\}`([^`]+)`")
+_REF = re.compile(r"\{ref\}`([^`<>]+)`")
 _GLUE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
-_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+# $$…$$ (any lines), or $…$ within one paragraph: a line break inside inline math is allowed (the
+# chapters wrap their prose), a blank line is not
+_MATH = re.compile(r"\$\$.+?\$\$|\$(?!\$)(?:\\.|[^$\\\n]|\n(?![ \t]*\n))+?\$", re.S)
+_ROW = re.compile(r"^\|\s*(?P<minutes>\d+\s*[–-]\s*\d+)\s*\|\s*(?P<activity>.+?)\s*\|\s*$", re.M)
 
 
 class SlidesError(RuntimeError):
@@ -48,6 +66,9 @@ class Session:
     number: int
     title: str
     chapters: list[str]
+    plan: list[tuple[str, str]] = field(default_factory=list)  # (minutes, activity) rows, MyST
+    in_class: list[str] = field(default_factory=list)  # exercise labels worked in class
+    homework: list[str] = field(default_factory=list)  # exercise labels given as homework
 
 
 @dataclass
@@ -56,20 +77,36 @@ class Slide:
     body: str = ""  # Markdown
     image: str | None = None  # base64 PNG
     classes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # Markdown paragraphs: the speaker notes
+
+    def text(self) -> str:
+        """What the audience reads: title and body."""
+        return f"{self.title}\n{self.body}".strip()
 
 
-def sessions(course: Path = ROOT / "chapters" / "course.md") -> list[Session]:
-    """The course plan's sessions, each with the chapters its first paragraph links to."""
+def sessions(course: Path = COURSE) -> list[Session]:
+    """The course plan's sessions: the chapters its first paragraph links to, its plan table, the
+    exercises it works in class (``In class: {ref}`label```) and its homework line."""
     text = course.read_text()
     found = []
     heads = list(_SESSION.finditer(text))
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        paragraph = text[m.end():end].strip().split("\n\n", 1)[0]
+        block = text[m.end():end]
+        block = re.split(r"^## ", block, maxsplit=1, flags=re.M)[0]  # the next part of the page
+        paragraph = block.strip().split("\n\n", 1)[0]
         chapters = [d.rsplit("/", 1)[-1] for d in _DOC.findall(paragraph)]
         if not chapters:
             raise SlidesError(f"course.md: session {m.group(1)} links to no chapter in its first paragraph")
-        found.append(Session(int(m.group(1)), m.group(2).strip(), chapters))
+        plan = [(r["minutes"].replace("-", "–").replace(" ", ""), r["activity"]) for r in _ROW.finditer(block)]
+        in_class = []
+        for _, activity in plan:
+            if "in class" in activity.lower():
+                after = re.split(r"[Ii]n class", activity, maxsplit=1)[1]
+                in_class += _REF.findall(after)
+        homework = re.search(r"^Homework:(.*?)(?:\n\n|\Z)", block, re.M | re.S)
+        found.append(Session(int(m.group(1)), m.group(2).strip(), chapters, plan, in_class,
+                             _REF.findall(homework.group(1)) if homework else []))
     if not found:
         raise SlidesError("course.md has no '### Session N: title' headings to make slides from")
     return found
@@ -109,17 +146,37 @@ def fill_glue(text: str, values: dict[str, str], where: str) -> str:
 
 
 def _paragraphs(md: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", md) if p.strip()]
+    """Blank-line separated blocks, a ``$$`` display equation kept whole."""
+    out: list[str] = []
+    for p in re.split(r"\n\s*\n", md):
+        if not p.strip():
+            continue
+        if out and out[-1].count("$$") % 2 == 1:  # inside a display equation with a blank line in it
+            out[-1] += "\n\n" + p.strip()
+        else:
+            out.append(p.strip())
+    return out
+
+
+def _prose(p: str) -> bool:
+    return not p.startswith(("#", "```", "<", "|", ">", "$$"))
 
 
 def _first_paragraph(md: str) -> str:
-    """A section's first paragraph of prose, with the equation or list it introduces (``...:``)."""
+    """A section's first paragraph of prose, with what it introduces: the equation(s) right after it,
+    or the list after a paragraph ending in ``:``."""
     paras = _paragraphs(md)
     for i, p in enumerate(paras):
-        if not p.startswith(("#", "```", "<", "|", ">")):
-            if p.endswith(":") and i + 1 < len(paras):  # what the colon introduces: an equation, a list
-                return p + "\n\n" + paras[i + 1]
-            return p
+        if not _prose(p):
+            continue
+        out = [p]
+        j = i + 1
+        while j < len(paras) and paras[j].startswith("$$"):  # the formula the sentence introduces
+            out.append(paras[j])
+            j += 1
+        if len(out) == 1 and p.endswith(":") and j < len(paras):  # what the colon introduces: a list
+            out.append(paras[j])
+        return "\n\n".join(out)
     return ""
 
 
@@ -129,10 +186,104 @@ def _last_sentence_block(md: str) -> str:
     return paras[-1] if paras else ""
 
 
-def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None = None) -> list[Slide]:
-    """The slides of one executed chapter (``site_dir/chapters/<stem>.ipynb``)."""
+def claims_in(source: str) -> list[str]:
+    """The sentences of the ``claim("...", ...)`` calls of a code cell, in order (plain strings only;
+    the checks of an exercise's solution, ``"(solution) ..."``, left out)."""
+    code = "\n".join(line for line in source.split("\n") if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        first = node.args[0]
+        if name == "claim" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if not first.value.startswith("(solution)"):
+                found.append((node.lineno, node.col_offset, first.value))
+    return [s for _, _, s in sorted(found)]
+
+
+def _sentence(claim: str) -> str:
+    """A claim as a finding on a slide: capitalised, ending with a full stop."""
+    s = claim.strip()
+    s = s[:1].upper() + s[1:]
+    return s if s.endswith((".", "!", "?")) else s + "."
+
+
+def _bold_leads(md: str) -> list[str]:
+    """The bold phrases that lead the items of a result paragraph (``- **Depth 1 has no cone** ...``)."""
+    return [m.strip().rstrip(":.") for m in re.findall(r"(?m)^(?:[-*]\s+|\d+\.\s+)?\*\*([^*]+)\*\*", md)]
+
+
+def _question(intro: str) -> str:
+    """The first question a chapter's introduction asks, or ''."""
+    text = re.sub(r"\s+", " ", re.sub(r"(?m)^>.*$", "", intro))
+    for sentence in re.split(r"(?<=[.?!])\s+(?=[A-Z(])", text):
+        if sentence.strip().endswith("?") and not sentence.lstrip().startswith(("#", "|", "*(")):
+            return sentence.strip()
+    return ""
+
+
+def _section_number(title: str) -> int | None:
+    m = re.match(r"(\d+)\.", title)
+    return int(m.group(1)) if m else None
+
+
+def _plan_rows(session: Session, chapter: int | None, section: int | None = None) -> list[str]:
+    """The plan's rows for a chapter (and a section of it): ``"10–35 min: ..."`` (MyST)."""
+    single = len(session.chapters) == 1
+    rows = []
+    for minutes, activity in session.plan:
+        mentions = re.search(rf"\bChapter {chapter}\b", activity) is not None
+        if not (mentions or (single and chapter is not None)):
+            continue
+        if section is not None:
+            spans = re.findall(r"[Ss]ections? (\d+)(?:\s*[–-]\s*(\d+))?", activity)
+            if not any(int(a) <= section <= int(b or a) for a, b in spans):
+                continue
+        rows.append(f"{minutes} min: {activity}")
+    return rows
+
+
+@dataclass
+class _Exercise:
+    number: str  # "1.3"
+    title: str
+    body: str
+    short_answer: str = ""
+
+
+def _exercises(plain: Any) -> dict[str, _Exercise]:
+    """number → the exercises of a converted chapter notebook (head, text, folded short answer)."""
+    out: dict[str, _Exercise] = {}
+    text = "\n\n".join(c.source for c in plain.cells if c.cell_type == "markdown")
+    heads = list(re.finditer(r"(?m)^\*\*Exercise (?P<n>[\d.]+)(?:: (?P<title>.+?))?\*\*\s*$", text))
+    for i, m in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        rest = text[m.end():end]
+        body = re.split(r"\n\s*\n(?=<details>|> \*\*|#)", rest, maxsplit=1)[0].strip()
+        short = re.search(r"<summary><b>Short answer</b></summary>\s*(.*?)\s*</details>", rest, re.S)
+        out[m["n"]] = _Exercise(m["n"], m["title"] or "", body, short.group(1).strip() if short else "")
+    return out
+
+
+def _live_note(cell: Any) -> str:
+    from live_timings import cell_seconds
+
+    seconds = cell_seconds(cell)
+    first = next((ln for ln in cell.source.split("\n") if ln.strip() and not ln.startswith("#")), "")
+    took = f"{seconds:.1f} s in this build" if seconds is not None else "not timed in this build"
+    return f"**Run live** (cell tagged `run-live`, {took}): `{first.strip()[:70]}`"
+
+
+def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None = None,
+                   session: Session | None = None) -> list[Slide]:
+    """The slides of one executed chapter (``site_dir/chapters/<stem>.ipynb``) for ``session``."""
     import nbformat
-    from colab_notebook import convert_notebook, site_index
+    from colab_notebook import chapter_number, convert_notebook, site_index
 
     path = site_dir / "chapters" / f"{stem}.ipynb"
     if not path.exists():
@@ -142,10 +293,42 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = fill_glue(cell.source, values, f"{stem}.ipynb")
-    plain = convert_notebook(nb, f"chapters/{stem}", site_index(cfg or load_config(), ROOT))
+    site = site_index(cfg or load_config(), ROOT)
+    plain = convert_notebook(nb, f"chapters/{stem}", site)
+    number = chapter_number(f"chapters/{stem}")
+    session = session or Session(0, "", [stem])
     slides: list[Slide] = []
-    title: Slide | None = None  # the chapter's title slide, until its objectives are found
+    title: Slide | None = None  # the chapter's title slide
+    intro: list[str] = []  # the chapter's prose before its first section
+    section_slide: Slide | None = None
+    figure: Slide | None = None  # the last figure slide, while claims and findings may follow it
+    figure_claims: list[str] = []
+    figure_after: list[str] = []  # the prose right after the figure: its result, with numbers
+    used: set[str] = set()
     section, last_md, done, exercises = "", "", False, False
+    summary: Slide | None = None
+
+    def close_figure() -> None:
+        nonlocal figure
+        if figure is None:
+            return
+        fresh = [c for c in figure_claims if c not in used]
+        leads = [b for p in figure_after[:1] for b in _bold_leads(p)]
+        look = figure.body
+        if fresh:
+            used.add(fresh[0])
+            figure.body = _sentence(fresh[0])
+        elif leads:
+            figure.body = _sentence(leads[0])
+        figure.notes[:0] = [f"**Look at:** {look}"] if look and look != figure.body else []
+        figure.notes += [f"**Say:** {p}" for p in figure_after[:2]]
+        if figure_claims:
+            figure.notes.append("**Checked in this build** (the chapter's claims): "
+                                + "; ".join(_sentence(c) for c in figure_claims))
+        figure = None
+        figure_claims.clear()
+        figure_after.clear()
+
     for cell in plain.cells:
         if done:
             break
@@ -155,36 +338,139 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
             if "remove-cell" in tags:
                 continue
             if SLIDE_TAG in tags:
-                slides.append(Slide(section or stem, md))
+                slides.append(Slide(section or stem, md, notes=["An author's slide: the chapter's own words."]))
             objectives = re.search(r"\*\*Objectives\.\*\*(.*?)(?:\n> \*\*|\Z)", md, re.S)
-            if title is not None and objectives and not title.body:
-                title.body = re.sub(r"(?m)^> ?", "", objectives.group(1)).strip()
+            if title is not None and objectives and "objectives" not in title.classes:
+                title.classes.append("objectives")
+                title.body += "\n\n**Objectives.**" + re.sub(r"(?m)^> ?", "", objectives.group(1)).rstrip()
             for block in re.split(r"(?m)^(?=#{1,2} )", md):
                 head = re.match(r"^(#{1,2}) (.+)$", block, re.M)
                 if head and head.group(1) == "#":
                     section = head.group(2).strip()
-                    title = Slide(section, classes=["chapter-title"])
+                    where = f"Chapter {number}: " if number is not None else ""
+                    title = Slide(f"{where}{section}", classes=["chapter-title"])
+                    title.notes += [f"**Plan:** {r}" for r in _plan_rows(session, number)]
                     slides.append(title)
-                elif head:
+                    intro.append(block[head.end():])
+                    continue
+                if head:
+                    close_figure()
                     section = head.group(2).strip()
                     exercises = section.lower().startswith("exercises")
                     done = section.lower().startswith("what's next")
                     if exercises or done:
+                        section_slide = None
                         continue
                     rest = block[head.end():]
                     if section.lower() == "summary":
-                        slides.append(Slide("Summary", rest.strip()))
+                        summary = Slide("Summary", rest.strip(), notes=[
+                            "Recap the findings in the chapter's words; ask which one surprised them."])
+                        slides.append(summary)
+                        section_slide = None
                     else:
-                        slides.append(Slide(section, _first_paragraph(rest)))
+                        first = _first_paragraph(rest)
+                        section_slide = Slide(section, first)
+                        others = [p for p in _paragraphs(rest) if _prose(p) and p not in first][:2]
+                        section_slide.notes += [f"**Say:** {p}" for p in others]
+                        section_slide.notes += [f"**Plan:** {r}"
+                                                for r in _plan_rows(session, number, _section_number(section))]
+                        slides.append(section_slide)
+                    continue
+                if figure is not None:
+                    figure_after.extend(p for p in _paragraphs(block) if _prose(p) or p.startswith(("-", "*")))
+                elif title is not None and section_slide is None and not slides[-1:] == [summary]:
+                    intro.append(block)
             last_md = md
-        elif exercises:
             continue
-        elif cell.cell_type == "code" and "remove-cell" not in tags and "remove-output" not in tags:
-            for out in cell.get("outputs", []):
-                png = out.get("data", {}).get("image/png")
-                if png:
-                    slides.append(Slide(section, _last_sentence_block(last_md), image="".join(png)))
+        if exercises or cell.cell_type != "code":
+            continue
+        if "remove-cell" in tags:
+            if figure is not None:
+                figure_claims.extend(claims_in(cell.source))
+            continue
+        if "glued-text" in tags:
+            continue
+        if LIVE_TAG in tags and section_slide is not None:
+            section_slide.notes.append(_live_note(cell))
+        if "remove-output" in tags:
+            continue
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png:
+                close_figure()
+                figure = Slide(section, _last_sentence_block(last_md), image="".join(png))
+                if LIVE_TAG in tags:
+                    figure.notes.append(_live_note(cell))
+                slides.append(figure)
+    close_figure()
+    if title is not None:
+        question = _question("\n\n".join(intro))
+        if question:
+            title.body = f"**The question.** {question}" + title.body
+        first_intro = next((p for p in _paragraphs("\n\n".join(intro)) if _prose(p)), "")
+        if first_intro:
+            title.notes.insert(0, f"**Say:** {first_intro}")
+    # the exercises the plan works in class, before the chapter's summary
+    found = _exercises(plain)
+    in_class = []
+    for label in session.in_class:
+        target = site.labels.get(label)
+        n = target.text.removeprefix("Exercise ") if target else None
+        if target is None or target.doc != f"chapters/{stem}" or n not in found:
+            continue
+        ex = found[n]
+        s = Slide(f"In class: Exercise {n}" + (f": {ex.title}" if ex.title else ""), ex.body, classes=["exercise"])
+        s.notes += [f"**Plan:** {minutes} min: {activity}" for minutes, activity in session.plan
+                    if label in activity and "in class" in activity.lower()]
+        if ex.short_answer:
+            s.notes.append(f"**Short answer** (not in the student copies): {ex.short_answer}")
+        s.notes.append(f"Label `{label}`: the same number in the book, the Colab notebooks and the student copies.")
+        in_class.append(s)
+    at = slides.index(summary) if summary in slides else len(slides)
+    slides[at:at] = in_class
     return slides
+
+
+def homework_slide(session: Session, site: Any, plains: dict[str, Any]) -> Slide | None:
+    """The session's homework: each exercise with its number and title."""
+    items = []
+    for label in session.homework:
+        target = site.labels.get(label)
+        if target is None:
+            raise SlidesError(f"course.md: session {session.number}'s homework names {label!r}, no exercise label")
+        n = target.text.removeprefix("Exercise ")
+        ex = _exercises(plains[target.doc]).get(n) if target.doc in plains else None
+        items.append(f"- Exercise {n}" + (f": {ex.title}" if ex and ex.title else "") + f" (`{label}`)")
+    if not items:
+        return None
+    return Slide("Homework", "\n".join(items), classes=["homework"], notes=[
+        "Code exercises end in a stub in the student copies (NotImplementedError) and a check cell that "
+        "says whether the answer is right; paper exercises are answered on paper."])
+
+
+def _dedupe(slides: list[Slide]) -> list[Slide]:
+    """No two slides read the same: a figure whose sentence repeats the slide before it joins that
+    slide; a slide whose text repeats an earlier one is numbered."""
+    out: list[Slide] = []
+    for s in slides:
+        prev = out[-1] if out else None
+        if (s.image and prev is not None and not prev.image and prev.title == s.title
+                and s.body and s.body in prev.body):
+            prev.image, prev.notes = s.image, prev.notes + s.notes
+            continue
+        if s.image and s.body and any(s.body == o.body for o in out):
+            s.notes.insert(0, f"**Look at:** {s.body}")
+            s.body = ""
+        if not s.body and not s.image:
+            continue
+        seen = {o.text() for o in out}
+        k = 2
+        base = s.title
+        while s.text() in seen:
+            s.title = f"{base} ({k})"
+            k += 1
+        out.append(s)
+    return out
 
 
 def _md_to_html(md: str) -> str:
@@ -198,21 +484,27 @@ def _md_to_html(md: str) -> str:
 
     out = MarkdownIt("commonmark", {"html": True}).enable("table").render(_MATH.sub(keep, md))
     for i, tex in enumerate(maths):
-        body = html.escape(tex.strip("$"))
-        out = out.replace(f"@@MATH{i}@@", f"\\[{body}\\]" if tex.startswith("$$") else f"\\({body}\\)")
+        display = tex.startswith("$$")
+        body = html.escape(tex[2:-2] if display else tex[1:-1])
+        out = out.replace(f"@@MATH{i}@@", f"\\[{body}\\]" if display else f"\\({body}\\)")
     return out
 
 
-def render_deck(session: Session, slides: list[Slide], book_title: str) -> str:
-    """One self-contained reveal.js page (figures embedded, assets beside it)."""
+def render_deck(session: Session, slides: list[Slide], book_title: str, plan_html: str = "") -> str:
+    """One self-contained reveal.js page (figures embedded, assets beside it), speaker notes included."""
+    opening = plan_html or "<p>The plan of the session is on the course page.</p>"
     parts = [f'<section class="session-title"><h1>Session {session.number}</h1>'
-             f"<h2>{html.escape(session.title)}</h2><p>{html.escape(book_title)}</p></section>"]
+             f"<h2>{html.escape(session.title)}</h2><p>{html.escape(book_title)}</p>"
+             f'<aside class="notes">{opening}</aside></section>']
     for s in slides:
         inner = [f"<h3>{html.escape(s.title)}</h3>"]
         if s.image:
             inner.append(f'<img class="figure" alt="{html.escape(s.title)}" src="data:image/png;base64,{s.image}">')
         if s.body:
-            inner.append(f'<div class="{"caption" if s.image else "body"}">{_md_to_html(s.body)}</div>')
+            kind = "finding" if s.image else "body"
+            inner.append(f'<div class="{kind}">{_md_to_html(s.body)}</div>')
+        if s.notes:
+            inner.append(f'<aside class="notes">{_md_to_html(chr(10).join(n + chr(10) for n in s.notes))}</aside>')
         parts.append(f'<section class="{" ".join(s.classes)}">{"".join(inner)}</section>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -224,8 +516,10 @@ def render_deck(session: Session, slides: list[Slide], book_title: str) -> str:
 <style>
 .reveal h1, .reveal h2, .reveal h3 {{ text-transform: none; }}
 .reveal h3 {{ font-size: 1.1em; }}
-.reveal .body, .reveal .caption {{ font-size: 0.55em; text-align: left; }}
-.reveal img.figure {{ max-height: 62vh; margin: 0.2em auto; border: 0; box-shadow: none; }}
+.reveal .body {{ font-size: 0.55em; text-align: left; }}
+.reveal .finding {{ font-size: 0.6em; font-weight: bold; text-align: center; }}
+.reveal section.exercise .body {{ font-size: 0.6em; }}
+.reveal img.figure {{ max-height: 58vh; margin: 0.2em auto; border: 0; box-shadow: none; }}
 .reveal table {{ font-size: 0.5em; }}
 </style></head>
 <body><div class="reveal"><div class="slides">
@@ -233,10 +527,11 @@ def render_deck(session: Session, slides: list[Slide], book_title: str) -> str:
 </div></div>
 <script src="revealjs/dist/reveal.js"></script>
 <script src="revealjs/plugin/math/math.js"></script>
+<script src="revealjs/plugin/notes/notes.js"></script>
 <script>
 Reveal.initialize({{hash: true, slideNumber: true, width: 1280, height: 800,
   mathjax3: {{mathjax: "../_static/mathjax/tex-mml-chtml.js", tex: {{inlineMath: [["\\\\(", "\\\\)"]]}}}},
-  plugins: [RevealMath.MathJax3]}});
+  plugins: [RevealMath.MathJax3, RevealNotes]}});
 </script></body></html>
 """
 
@@ -254,6 +549,31 @@ def revealjs_dist() -> Path:
     return root
 
 
+def session_deck(session: Session, site_dir: Path = SITE, cfg: dict[str, Any] | None = None) -> str:
+    """The HTML of one session's deck."""
+    import nbformat
+    from colab_notebook import convert_markdown, _Page, convert_notebook, site_index
+
+    cfg = cfg or load_config()
+    site = site_index(cfg, ROOT)
+    slides = []
+    for stem in session.chapters:
+        slides += chapter_slides(stem, site_dir, cfg, session)
+    plains = {}
+    for label in session.homework:
+        target = site.labels.get(label)
+        path = site_dir / f"{target.doc}.ipynb" if target else None
+        if target and target.doc not in plains and path.exists():
+            plains[target.doc] = convert_notebook(nbformat.read(path, as_version=4), target.doc, site)
+    if (hw := homework_slide(session, site, plains)) is not None:
+        slides.append(hw)
+    page = _Page("chapters/course", site)
+    plan = "\n".join(f"- {minutes} min: {activity}" for minutes, activity in session.plan)
+    plan_html = _md_to_html(f"**The plan** (90 minutes):\n\n{convert_markdown(plan, page)}") if plan else ""
+    plan_html = re.sub(r"<a [^>]*>(.*?)</a>", r"\1", plan_html)  # the notes are read, not clicked
+    return render_deck(session, _dedupe(slides), cfg.get("title", "gapbook"), plan_html)
+
+
 def build_slides(site_dir: Path = SITE, out: Path = SLIDES_DIR) -> list[Path]:
     """Write every session's deck and reveal.js into ``out``; returns the decks written."""
     cfg = load_config()
@@ -264,9 +584,8 @@ def build_slides(site_dir: Path = SITE, out: Path = SLIDES_DIR) -> list[Path]:
     shutil.copy2(dist / "LICENSE", out / "revealjs" / "LICENSE")
     written = []
     for session in sessions():
-        slides = [s for stem in session.chapters for s in chapter_slides(stem, site_dir, cfg)]
         deck = out / f"session-{session.number}.html"
-        atomic_write_text(deck, render_deck(session, slides, cfg.get("title", "gapbook")))
+        atomic_write_text(deck, session_deck(session, site_dir, cfg))
         deck.chmod(0o644)  # a published page, readable by the web server
         written.append(deck)
     return written

@@ -242,3 +242,32 @@ def test_student_copies_stop_at_their_first_stub_only():
     assert runner._is_stub("NotImplementedError", "Exercise ex-cone-width: your code goes here")
     assert not runner._is_stub("NotImplementedError", "the backend has no such operation")
     assert not runner._is_stub("ValueError", "Exercise ex-cone-width: your code goes here")
+
+
+# ----------------------------------------------------------------------------------------------
+# what a Colab reader must not meet, checked on every executed notebook (issue 28)
+
+
+def test_the_simulation_names_each_reading_problem_of_an_executed_notebook():
+    import nbformat
+    from colab_sim import runner
+
+    import colab_notebook as cn
+    from gapkit.notebook import PENDING
+
+    good = cn.glued_text_cell("R is {{r:.2f}}.")
+    good.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "R is 0.50."})]
+    heads = [nbformat.v4.new_markdown_cell(f"**Exercise 3.{i}: E{i}**") for i in (1, 2, 3, 4)]
+    nb = nbformat.v4.new_notebook(cells=[good, *heads])
+    assert runner.reading_problems(nb, "03_measuring_the_gap", student=False, ran_to_end=True) == []
+
+    stale = cn.glued_text_cell("R is {{r:.2f}}.")
+    stale.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": f"R is {PENDING}."})]
+    hidden = nbformat.v4.new_code_cell('claim("x", True)', metadata={"tags": ["remove-cell"]})
+    answer = nbformat.v4.new_markdown_cell("<details>\n<summary><b>Short answer</b></summary>\n\nYes.\n\n</details>")
+    old_number = nbformat.v4.new_markdown_cell("**Exercise 11: E5**")
+    nb = nbformat.v4.new_notebook(cells=[stale, hidden, answer, *heads, old_number])
+    kinds = [p.split(":")[0] for p in runner.reading_problems(nb, "03_measuring_the_gap", student=True,
+                                                               ran_to_end=True)]
+    assert kinds == ["glue name left in prose", "hidden cell unfolded", "answer in a student copy",
+                     "exercise number differs from the book"]

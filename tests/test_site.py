@@ -186,3 +186,47 @@ def test_the_course_plan_shows_a_time_for_every_cell_it_runs_live():
     assert len(times) >= len(rows), f"the course page shows {len(times)} times for {len(rows)} run-live cells"
     for s in slides.sessions():
         assert f"session {s.number}:" in text, f"no total for session {s.number}"
+
+
+def _deck_dir(tmp_path: Path) -> Path:
+    """A folder laid out like the site's slides/ (reveal.js beside the decks, MathJax at ../_static)."""
+    import slides
+
+    out = tmp_path / "site" / "slides"
+    dist = slides.revealjs_dist()
+    for sub in ("dist", "plugin"):
+        shutil.copytree(dist / sub, out / "revealjs" / sub)
+    return out
+
+
+@needs_browser
+def test_deck_checker_catches_raw_tex_empty_and_repeated_slides(tmp_path, driver):
+    import slides
+
+    out = _deck_dir(tmp_path)
+    session = slides.Session(9, "broken", ["x"])
+    deck = [slides.Slide("A", "unit vectors \\hat x = x / \\lVert x \\rVert", notes=["say"]),  # TeX outside math
+            slides.Slide("B", "", notes=["say"]),  # renders with its title only: fine
+            slides.Slide("C", "same", notes=["say"]), slides.Slide("C", "same", notes=["say"]),
+            slides.Slide("D", "no notes")]
+    (out / "session-9.html").write_text(slides.render_deck(session, deck, "book").replace("<h3>B</h3>", ""))
+    problems = browser_check.check_deck(out / "session-9.html", driver)
+    assert any(p.startswith("session-9.html slide 2: raw TeX '\\\\hat'") for p in problems), problems
+    assert "session-9.html slide 3: an empty slide" in problems
+    assert any(p.startswith("session-9.html slide 5: the same text as slide 4") for p in problems)
+    assert "session-9.html slide 6: no speaker notes" in problems
+    assert len(problems) == 4, problems
+
+
+@needs_browser
+def test_every_deck_steps_through_clean_slides(driver):
+    """Every slide of every session's deck, in headless Chromium: no raw TeX, no empty slide, no two
+    slides alike, every figure loaded, speaker notes on every slide."""
+    import slides
+
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    problems = []
+    for s in slides.sessions():
+        problems += browser_check.check_deck(SITE / "slides" / f"session-{s.number}.html", driver)
+    assert not problems, "\n".join(problems)

@@ -116,6 +116,19 @@ def _gapkit_origin(python: Path) -> dict[str, Any]:
     return json.loads(out) or {}
 
 
+def reading_problems(nb: Any, name: str, *, student: bool, ran_to_end: bool) -> list[str]:
+    """What the reader of an executed published notebook must not meet (``colab_notebook.reading_problems``):
+    a glue name left in prose (or a paragraph that still misses a value after Run all), a hidden cell
+    unfolded, an exercise number that differs from the book's, an answer in a student copy."""
+    _book()
+    import colab_notebook
+
+    source = ROOT / "chapters" / f"{name}.md"
+    exercises = (colab_notebook.book_exercise_numbers(source.read_text(), f"chapters/{name}")
+                 if source.exists() else None)
+    return colab_notebook.reading_problems(nb, student=student, exercises=exercises, executed=ran_to_end)
+
+
 def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fresh_env: bool,
                      reset_seconds: list[float], kernel_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one published notebook in a fresh simulated runtime; returns its record."""
@@ -188,7 +201,7 @@ def execute_notebook(path: Path, *, server: hub.HubServer, clone_commit: str, fr
     nbformat.write(nb, out)
     rec.update(book.profile_from_outputs(nb))
     rec["figures"] = book.count_figures(nb)
-    problems = []
+    problems = reading_problems(nb, name, student=student, ran_to_end=rec["result"] == "ok" and not student)
     if rec["result"] == "ok" and rec.get("profile") != "full":
         problems.append(f"PROFILE='auto' resolved to {rec.get('profile')!r}, not 'full' as in Colab")
     origin = _gapkit_origin(envmod.env_python())
