@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._published import DOWNLOAD_TIMEOUT_S, PublishedDataError, _Collection, _fetch
+from ._published import (DOWNLOAD_TIMEOUT_S, PublishedDataError, PublishedDataUnavailableError, _Collection,
+                         _data_dirs, _fetch)
 from ._validation import Interval, Real, validate_params
 
 __all__ = ["PUBLISHED_RESULTS", "RESTREPO_MODELS", "RESTREPO_MEDICAL_MODELS", "RESTREPO_DATASETS",
-           "load_published_results"]
+           "load_published_results", "published_results_or_none"]
 
 _REPO = "dsrestrepo/Embedding-Alignment"
 _RESTREPO = _Collection(
@@ -267,3 +268,24 @@ def _paper_order(col: Any) -> Any:
     """Sort key: data sets and models in the paper's order, the rest as they are."""
     order = {"dataset": RESTREPO_DATASETS, "model": RESTREPO_MODELS}.get(col.name)
     return col.map({v: i for i, v in enumerate(order)}) if order else col
+
+
+def published_results_or_none(name: str, **loader_kw: Any) -> Any:
+    """:func:`load_published_results` for a chapter: None, with one printed line, when the files cannot be had.
+
+    As :func:`gapkit.datasets.published_or_note` does for embeddings: a file that is not the
+    published one raises; unavailable files raise too when a local data folder holds the
+    collection (``GAPKIT_DATA`` names a folder with ``restrepo2026/`` in it, as in CI), so a
+    build with the data never silently loses a section; otherwise (no folder, no network) the
+    reason is printed and None returned, and the chapter shows a note and glues NaN
+    (:func:`gapkit.datasets.glue_or_nan`). Chapters 3 and 5.
+    """
+    try:
+        return load_published_results(name, **loader_kw)
+    except PublishedDataUnavailableError as err:
+        local = [d / _RESTREPO.key for d in _data_dirs(loader_kw.get("data_dir")) if (d / _RESTREPO.key).is_dir()]
+        if local:
+            raise PublishedDataUnavailableError(
+                f"{err} The data folder {local[0]} exists, so the book must use it: add the missing file.") from err
+        print(f"Published results unavailable: {err}")
+        return None

@@ -685,3 +685,16 @@ def test_results_download_from_a_loopback_mirror_is_cached_flat_and_reused(restr
         cone = load_published_results("restrepo2026/cone", url_base=mirror.url, cache_dir=no_env / "c2")
         assert [p.name for p in (no_env / "c2").iterdir()] == ["Images__Summary__all_datasets_tables_latex.txt"]
         assert cone.equals(load_published_results("restrepo2026/cone", data_dir=restrepo_data))
+
+
+def test_published_results_or_none_for_the_book(restrepo_data, no_env, capsys):
+    from gapkit.datasets import published_results_or_none
+
+    base = f"http://127.0.0.1:{_closed_port()}"
+    assert published_results_or_none("restrepo2026/cone", data_dir=[no_env / "empty"], url_base=base) is None
+    assert "Published results unavailable" in capsys.readouterr().out
+    half = no_env / "half"
+    (half / "restrepo2026").mkdir(parents=True)  # the collection's folder is there but empty: an error, not a note
+    with pytest.raises(PublishedDataUnavailableError, match="must use it"):
+        published_results_or_none("restrepo2026/cone", data_dir=half, url_base=base)
+    assert len(published_results_or_none("restrepo2026/cone", data_dir=restrepo_data)) == 64

@@ -61,7 +61,7 @@ from .._published import (  # noqa: F401  (real published embeddings, re-exporte
     available_published_embeddings, glue_or_nan, load_published_embeddings, published_or_note,
 )
 from .._published_results import (PUBLISHED_RESULTS, RESTREPO_DATASETS, RESTREPO_MEDICAL_MODELS,  # noqa: F401
-                                  RESTREPO_MODELS, load_published_results)
+                                  RESTREPO_MODELS, load_published_results, published_results_or_none)
 from ._captions import (CAPTION_SOURCES, PERSON_WORDS, _caption_list, _PERSON_RE, load_captions,  # noqa: F401
                         mentions_person)
 from ._digits import DIGIT_NAMES, DIGIT_TEMPLATES, load_digits_captions  # noqa: F401
@@ -93,6 +93,7 @@ __all__ = [
     "load_published_embeddings",
     "available_published_embeddings",
     "load_published_results",
+    "published_results_or_none",
     "PUBLISHED_RESULTS",
     "published_or_note",
     "glue_or_nan",
