@@ -218,13 +218,21 @@ def _bold_leads(md: str) -> list[str]:
     return [m.strip().rstrip(":.") for m in re.findall(r"(?m)^(?:[-*]\s+|\d+\.\s+)?\*\*([^*]+)\*\*", md)]
 
 
-def _question(intro: str) -> str:
-    """The first question a chapter's introduction asks, or ''."""
-    text = re.sub(r"\s+", " ", re.sub(r"(?m)^>.*$", "", intro))
-    for sentence in re.split(r"(?<=[.?!])\s+(?=[A-Z(])", text):
-        if sentence.strip().endswith("?") and not sentence.lstrip().startswith(("#", "|", "*(")):
-            return sentence.strip()
-    return ""
+def _question(intro: str) -> tuple[str, str]:
+    """What a chapter sets out to answer, from its introduction: ``("The question", <the first
+    question it asks>)``, else ``("This chapter", <its sentence "This chapter ...">)``, else ``("", "")``."""
+    # a link's text only (its URL has dots), without a question mark of its own (a chapter's title)
+    prose = [re.sub(r"\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1).replace("?", ""), p)
+             for p in _paragraphs(re.sub(r"(?m)^>.*$", "", intro)) if re.match(r"[A-Z]", p)]
+    sentences = []
+    for p in prose:
+        p = re.sub(r"\b(al|e\.g|i\.e|cf|vs)\.", lambda m: m.group(1).replace(".", "\0") + "\0", re.sub(r"\s+", " ", p))
+        sentences += [s.strip().replace("\0", ".") for s in re.split(r"(?<=[.?!])\s+(?=[A-Z])", p)]
+    if question := next((s for s in sentences if s.endswith("?")), ""):
+        return "The question", question
+    if aim := next((s for s in sentences if s.startswith("This chapter")), ""):
+        return "This chapter", aim
+    return "", ""
 
 
 def _section_number(title: str) -> int | None:
@@ -283,7 +291,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                    session: Session | None = None) -> list[Slide]:
     """The slides of one executed chapter (``site_dir/chapters/<stem>.ipynb``) for ``session``."""
     import nbformat
-    from colab_notebook import chapter_number, convert_notebook, site_index
+    from colab_notebook import _Page, chapter_number, convert_inline, convert_notebook, site_index
 
     path = site_dir / "chapters" / f"{stem}.ipynb"
     if not path.exists():
@@ -307,13 +315,18 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
     used: set[str] = set()
     section, last_md, done, exercises = "", "", False, False
     summary: Slide | None = None
+    in_intro = False  # between the chapter's title and its first section
+    course_page = _Page("chapters/course", site)
+
+    def plan(rows: list[str]) -> list[str]:
+        return [f"**Plan:** {convert_inline(r, course_page)}" for r in rows]
 
     def close_figure() -> None:
         nonlocal figure
         if figure is None:
             return
         fresh = [c for c in figure_claims if c not in used]
-        leads = [b for p in figure_after[:1] for b in _bold_leads(p)]
+        leads = [b for p in figure_after[:2] for b in _bold_leads(p)]
         look = figure.body
         if fresh:
             used.add(fresh[0])
@@ -349,12 +362,14 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                     section = head.group(2).strip()
                     where = f"Chapter {number}: " if number is not None else ""
                     title = Slide(f"{where}{section}", classes=["chapter-title"])
-                    title.notes += [f"**Plan:** {r}" for r in _plan_rows(session, number)]
+                    title.notes += plan(_plan_rows(session, number))
                     slides.append(title)
                     intro.append(block[head.end():])
+                    in_intro = True
                     continue
                 if head:
                     close_figure()
+                    in_intro = False
                     section = head.group(2).strip()
                     exercises = section.lower().startswith("exercises")
                     done = section.lower().startswith("what's next")
@@ -372,13 +387,12 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                         section_slide = Slide(section, first)
                         others = [p for p in _paragraphs(rest) if _prose(p) and p not in first][:2]
                         section_slide.notes += [f"**Say:** {p}" for p in others]
-                        section_slide.notes += [f"**Plan:** {r}"
-                                                for r in _plan_rows(session, number, _section_number(section))]
+                        section_slide.notes += plan(_plan_rows(session, number, _section_number(section)))
                         slides.append(section_slide)
                     continue
                 if figure is not None:
                     figure_after.extend(p for p in _paragraphs(block) if _prose(p) or p.startswith(("-", "*")))
-                elif title is not None and section_slide is None and not slides[-1:] == [summary]:
+                elif in_intro:
                     intro.append(block)
             last_md = md
             continue
@@ -404,10 +418,10 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                 slides.append(figure)
     close_figure()
     if title is not None:
-        question = _question("\n\n".join(intro))
-        if question:
-            title.body = f"**The question.** {question}" + title.body
-        first_intro = next((p for p in _paragraphs("\n\n".join(intro)) if _prose(p)), "")
+        kind, question = _question("\n\n".join(intro))
+        title.body = (f"**{kind}.** {question}" if question else "") + title.body
+        title.body = title.body.strip()
+        first_intro = next((p for p in _paragraphs("\n\n".join(intro)) if re.match(r"[A-Z]", p)), "")
         if first_intro:
             title.notes.insert(0, f"**Say:** {first_intro}")
     # the exercises the plan works in class, before the chapter's summary
@@ -420,8 +434,8 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
             continue
         ex = found[n]
         s = Slide(f"In class: Exercise {n}" + (f": {ex.title}" if ex.title else ""), ex.body, classes=["exercise"])
-        s.notes += [f"**Plan:** {minutes} min: {activity}" for minutes, activity in session.plan
-                    if label in activity and "in class" in activity.lower()]
+        s.notes += plan([f"{minutes} min: {activity}" for minutes, activity in session.plan
+                         if label in activity and "in class" in activity.lower()])
         if ex.short_answer:
             s.notes.append(f"**Short answer** (not in the student copies): {ex.short_answer}")
         s.notes.append(f"Label `{label}`: the same number in the book, the Colab notebooks and the student copies.")
