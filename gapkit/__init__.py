@@ -89,7 +89,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 _SUBMODULES = {
     "geometry", "cone", "shift", "train", "encoders", "contrastive", "datasets", "cache",
-    "robustness", "profile", "plotting", "adapters", "notebook",
+    "robustness", "profile", "plotting", "adapters", "notebook", "explorable",
     "stats",
 }
 

@@ -31,7 +31,8 @@ import numpy as np
 from ._validation import Interval, Options, Real, as_matrix, as_paired, check_param, check_params, l2_normalize, row_norms
 from .geometry import gap_vector
 
-__all__ = ["LambdaShift", "MeanCentering", "ModalityStandardization", "OrthogonalShift", "NotFittedError", "lambda_shift"]
+__all__ = ["LambdaShift", "MeanCentering", "ModalityStandardization", "OrthogonalShift", "NotFittedError", "lambda_shift",
+           "lambda_metrics", "gap_plane"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -476,3 +477,101 @@ class OrthogonalShift(_Base):
     def transform_text(self, text: Any) -> np.ndarray:
         """Text rows: translated by ``+λΔ_⊥`` if text moves, else only normalised."""
         return self._move(text, "text", +1.0)
+
+
+def lambda_metrics(image_fit: Any, text_fit: Any, image_eval: Any, text_eval: Any, lambdas: Any, *,
+                   seed: int | None = 0, retrieval: bool = False) -> Any:
+    """Every gap metric of chapter 3 at each λ: Δ fitted on one split, measured on another. Chapter 4.
+
+    For each λ, :class:`LambdaShift` is fitted on ``(image_fit, text_fit)`` and applied to both splits.
+
+    Parameters
+    ----------
+    image_fit, text_fit : array_like, shape (n_fit, d)
+        The pairs Δ is learned from (the training split).
+    image_eval, text_eval : array_like, shape (n_eval, d)
+        The held-out pairs every ``", test"`` metric is measured on.
+    lambdas : sequence of float
+        The λ values (rows of the result, in this order).
+    seed : int or None
+        Seeds :func:`gapkit.geometry.linear_separability`.
+    retrieval : bool
+        Add image→text and text→image top-1 retrieval among the held-out pairs
+        (:func:`gapkit.contrastive.retrieval_accuracy`; needs the ``models`` extra).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``λ``, with columns ``gap, test``, ``gap, train``, ``gap before
+        re-normalisation, train`` (the plain means' distance, exactly ``|1 − λ|·‖Δ‖``), ``paired
+        cosine``, ``RMG``, ``separability``, ``R image``, ``R text`` (held-out), and with
+        ``retrieval`` also ``image→text top-1`` and ``text→image top-1``.
+    """
+    import pandas as pd
+
+    from . import geometry
+
+    img_fit, txt_fit = as_paired(image_fit, text_fit)
+    img_ev, txt_ev = as_paired(image_eval, text_eval)
+    lams = [check_param(f"lambdas[{i}]", lam, [Interval(Real, None, None)], owner="lambda_metrics")
+            for i, lam in enumerate(np.atleast_1d(np.asarray(lambdas, dtype=object)).tolist())]
+    if not lams:
+        raise ValueError("lambda_metrics: lambdas is empty; pass λ values, e.g. np.linspace(-0.5, 1.5, 21).")
+    if retrieval:
+        from .contrastive._retrieval import retrieval_accuracy
+    rows = []
+    for lam in lams:
+        shift = LambdaShift(lam).fit(img_fit, txt_fit)
+        v, t = shift.transform(img_ev, txt_ev)
+        raw = LambdaShift(lam, renormalize=False).fit(img_fit, txt_fit)
+        raw_v, raw_t = raw.transform(img_fit, txt_fit)
+        row = {
+            "λ": float(lam),
+            "gap, test": geometry.centroid_gap(v, t),
+            "gap, train": geometry.centroid_gap(*shift.transform(img_fit, txt_fit)),
+            "gap before re-normalisation, train": float(np.linalg.norm(raw_v.mean(axis=0, dtype=np.float64)
+                                                                       - raw_t.mean(axis=0, dtype=np.float64))),
+            "paired cosine": geometry.paired_cosine(v, t),
+            "RMG": geometry.relative_modality_gap(v, t),
+            "separability": geometry.linear_separability(v, t, seed=seed),
+            "R image": geometry.mean_resultant_length(v),
+            "R text": geometry.mean_resultant_length(t),
+        }
+        if retrieval:
+            row["image→text top-1"] = retrieval_accuracy(v, t)
+            row["text→image top-1"] = retrieval_accuracy(t, v)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("λ")
+
+
+def gap_plane(gap: Any, image: Any, text: Any) -> np.ndarray:
+    """The plane chapter 4 draws the λ-shift in: the gap direction and the main spread orthogonal to it.
+
+    Parameters
+    ----------
+    gap : array_like, shape (d,)
+        Δ (for example ``LambdaShift(...).fit(...).gap_``): the first axis is ``Δ/‖Δ‖``.
+    image, text : array_like, shape (n, d)
+        The unshifted pairs whose spread sets the second axis: the first principal direction of
+        both modalities' unit rows together, after removing their component along Δ.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, 2)
+        Orthonormal columns; ``x @ basis`` gives a row's coordinates in the plane. Because the
+        plane is fixed, every λ is drawn on the same axes (the explorable figure of chapter 4).
+    """
+    g = np.asarray(gap, dtype=np.float64).ravel()
+    norm = float(np.linalg.norm(g))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise ValueError("gap_plane: the gap vector is zero or not finite; pass Δ of two modalities that differ.")
+    e1 = g / norm
+    img, txt = as_paired(image, text)
+    if img.shape[1] != g.shape[0]:
+        raise ValueError(f"gap_plane: Δ has {g.shape[0]} entries but the rows have {img.shape[1]}; pass Δ of these "
+                         "embeddings.")
+    joint = np.vstack([l2_normalize(img, dtype=np.float64), l2_normalize(txt, dtype=np.float64)])
+    rest = joint - np.outer(joint @ e1, e1)
+    e2 = np.linalg.svd(rest - rest.mean(axis=0), full_matrices=False)[2][0]
+    e2 = e2 - (e2 @ e1) * e1
+    return np.vstack([e1, e2 / np.linalg.norm(e2)]).T

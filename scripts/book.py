@@ -95,6 +95,8 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
     # The kernel inherits this environment: a non-inline MPLBACKEND (Agg, say) would make every
     # plt.show() draw nothing, and the book would lose its figures without any error.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # ... and gapkit's explorable figures write the web page's output (gapkit.explorable.SITE_ENV)
+    os.environ["GAPBOOK_EXPLORABLE"] = "site"
     nb = to_notebook(path)
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)), -1)
     nb.cells.insert(title + 1, badge_cell(cfg, path))
@@ -362,6 +364,42 @@ def vendor_mathjax() -> bool:
     return True
 
 
+def vendor_plotly() -> None:
+    """Copy plotly.js from the installed plotly package to the site's ``_static`` (served once per site).
+
+    gapkit's explorable figures load it from there (``gapkit.explorable.PLOTLY_STATIC``), never
+    from the network, and no figure embeds its own copy (:func:`offline_problems` checks both).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("[html] plotly is not installed: the explorable figures need it (pip install -e '.[book]')")
+    src = Path(list(spec.submodule_search_locations)[0]) / "package_data" / "plotly.min.js"
+    dest = SITE / "_static" / "plotly.min.js"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+
+
+_NETWORK_SCRIPT = re.compile(r"""<script[^>]*\bsrc=["']?(?:https?:)?//[^"'\s>]*(?:plotly|mathjax)[^"'\s>]*""", re.I)
+_PLOTLY_BUNDLE = re.compile(r"plotly\.js v\d+\.\d+\.\d+")
+
+
+def offline_problems(html_dir: Path) -> list[str]:
+    """Pages that would load plotly.js or MathJax from the network, or that embed a copy of plotly.js."""
+    problems = []
+    for page in sorted(html_dir.rglob("*.html")):
+        text = page.read_text(errors="replace")
+        rel = page.relative_to(html_dir)
+        for m in _NETWORK_SCRIPT.finditer(text):
+            problems.append(f"{rel}: loads a script from the network ({m.group(0)[:120]}...)")
+        if "cdn.plot.ly" in text:
+            problems.append(f"{rel}: refers to cdn.plot.ly")
+        if _PLOTLY_BUNDLE.search(text):
+            problems.append(f"{rel}: embeds its own copy of plotly.js (serve it from _static)")
+    return problems
+
+
 def cmd_html(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -382,6 +420,7 @@ def cmd_html(args: argparse.Namespace) -> int:
     sphinx_cfg["html_extra_path"] = ["_extra"]
     if vendor_mathjax():
         sphinx_cfg["mathjax_path"] = "mathjax/tex-mml-chtml.js"
+    vendor_plotly()
     atomic_write_text(SITE / "_config.yml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     html = BUILD / "html"
     if html.exists():
@@ -393,6 +432,11 @@ def cmd_html(args: argparse.Namespace) -> int:
     print("[html] jupyter-book", " ".join(cmd[1:]), flush=True)
     rc = subprocess.call(cmd, cwd=ROOT)
     if rc == 0 and (html / "index.html").exists():
+        offline = offline_problems(html)
+        for line in offline:
+            print(f"[html] {line}", file=sys.stderr)
+        if offline:
+            return 1
         print(f"[html] built {html / 'index.html'}")
     return rc
 

@@ -17,6 +17,7 @@ COLAB: dict[str, str] = {
     "scipy": "1.16.3",
     "scikit-learn": "1.6.1",
     "matplotlib": "3.10.0",
+    "plotly": "5.24.1",  # Colab's own (pip-freeze.gpu.txt); gapkit.explorable must work with it
     # ML stack
     "transformers": "5.15.0",
     "sentence-transformers": "5.7.0",
