@@ -230,3 +230,75 @@ def test_every_deck_steps_through_clean_slides(driver):
     for s in slides.sessions():
         problems += browser_check.check_deck(SITE / "slides" / f"session-{s.number}.html", driver)
     assert not problems, "\n".join(problems)
+
+
+def _explorable_page(folder: Path, name: str, explorer, *, content_root: str = "./") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"<html data-content_root='{content_root}'><head><meta charset='utf-8'></head>"
+                               f"<body style='width:760px'>{explorer.html()}</body></html>")
+
+
+@needs_browser
+def test_explorable_checker_catches_blank_frozen_and_wrong_figures(tmp_path, driver):
+    import plotly
+
+    from gapkit.explorable import Explorable, Frame, Layer
+
+    def explorer(moving: bool, numbers=(0.25, 0.75)):
+        frames = [Frame(v, [[Layer("points", [0.0, v if moving else 0.0], [0.0, 1.0], "#0072B2")]],
+                        {"v": n if moving else numbers[0]}) for v, n in zip((0.0, 1.0), numbers)]
+        return Explorable(frames, parameter="v", titles=["test"], xlabel="x", ylabel="y", xrange=(-1, 2),
+                          yrange=(-1, 2), alt="two points")
+
+    (tmp_path / "_static").mkdir()
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path / "_static")
+    (tmp_path / "index.html").write_text("<html><body>index</body></html>")
+    _explorable_page(tmp_path, "good.html", explorer(True).expect_glued("1", {"v": "v_last"}))
+    _explorable_page(tmp_path, "wrong.html", explorer(True).expect_glued("1", {"v": "v_last"}))
+    _explorable_page(tmp_path, "frozen.html", explorer(False))
+    _explorable_page(tmp_path, "blank.html", explorer(True), content_root="nowhere/")
+    glued = {"good.html": {"v_last": 0.75}, "wrong.html": {"v_last": 0.5}}
+    results = browser_check.check_explorables(tmp_path, glued, driver, tmp_path / "shots")
+    assert results["good.html"] == []
+    assert "the chapter's v_last is '0.500'" in " ".join(results["wrong.html"])
+    assert "frozen" in " ".join(results["frozen.html"])
+    assert "blank" in " ".join(results["blank.html"])
+    assert (tmp_path / "shots" / "good__gapbook-explorable-test__last.png").exists()
+
+
+@needs_browser
+def test_explorable_figures_move_and_show_the_chapters_numbers(driver):
+    """Every explorable figure of the built book, moved to its last step with the network off."""
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    executed = SITE.parent / "site" / "chapters"
+    glued = {f"chapters/{nb.stem}.html": browser_check.glued_values(nb) for nb in executed.glob("*.ipynb")}
+    shots = SITE.parent / "screenshots" / "explorable"
+    results = browser_check.check_explorables(SITE, glued, driver, shots)
+    for page in sorted(results):
+        size = (SITE / page).stat().st_size
+        print(f"{page}: {size / 1e6:.2f} MB, {len(list(shots.glob(page.replace('/', '__').removesuffix('.html') + '__*__last.png')))} explorable figure(s)")
+    assert {"chapters/01_cone_effect.html", "chapters/04_lambda_shift.html"} <= set(results)
+    bad = {page: probs for page, probs in results.items() if probs}
+    assert not bad, "\n".join(f"{p}: {'; '.join(v)}" for p, v in bad.items())
+
+
+def test_the_notebooks_number_the_exercises_as_the_built_book_does():
+    """Exercise 3.2 in the book is Exercise 3.2 in its Colab notebook and its student copy (issue 28)."""
+    import nbformat
+
+    import colab_notebook
+
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built book at {SITE}: run `make book` or `make test` (which builds it first)")
+    notebooks = ROOT / "_build" / "site" / "_extra" / "notebooks"
+    pages = sorted((SITE / "chapters").glob("0*.html"))
+    assert pages
+    for page in pages:
+        book = re.findall(r'<span class="caption-number">Exercise ([\d.]+) </span>', page.read_text())
+        n = int(page.stem.split("_")[0])
+        assert book and all(x.startswith(f"{n}.") for x in book), f"{page.name}: the book numbers {book}"
+        for nb_path in (notebooks / f"{page.stem}.ipynb", notebooks / "student" / f"{page.stem}.ipynb"):
+            nb = nbformat.read(nb_path, as_version=4)
+            problems = colab_notebook.reading_problems(nb, student=nb_path.parent.name == "student", exercises=book)
+            assert problems == [], f"{nb_path.relative_to(ROOT)}: {problems}"
