@@ -278,6 +278,11 @@ def _exercises(plain: Any) -> dict[str, _Exercise]:
     return out
 
 
+def _say(paragraphs: list[str]) -> list[str]:
+    """Speaker notes of what to say: the book's own paragraphs, under one heading (a list stays a list)."""
+    return ["**Say:**\n\n" + "\n\n".join(paragraphs)] if paragraphs else []
+
+
 def _live_note(cell: Any) -> str:
     from live_timings import cell_seconds
 
@@ -334,7 +339,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
         elif leads:
             figure.body = _sentence(leads[0])
         figure.notes[:0] = [f"**Look at:** {look}"] if look and look != figure.body else []
-        figure.notes += [f"**Say:** {p}" for p in figure_after[:2]]
+        figure.notes += _say(figure_after[:2])
         if figure_claims:
             figure.notes.append("**Checked in this build** (the chapter's claims): "
                                 + "; ".join(_sentence(c) for c in figure_claims))
@@ -386,7 +391,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                         first = _first_paragraph(rest)
                         section_slide = Slide(section, first)
                         others = [p for p in _paragraphs(rest) if _prose(p) and p not in first][:2]
-                        section_slide.notes += [f"**Say:** {p}" for p in others]
+                        section_slide.notes += _say(others)
                         section_slide.notes += plan(_plan_rows(session, number, _section_number(section)))
                         slides.append(section_slide)
                     continue
@@ -423,7 +428,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
         title.body = title.body.strip()
         first_intro = next((p for p in _paragraphs("\n\n".join(intro)) if re.match(r"[A-Z]", p)), "")
         if first_intro:
-            title.notes.insert(0, f"**Say:** {first_intro}")
+            title.notes[:0] = _say([first_intro])
     # the exercises the plan works in class, before the chapter's summary
     found = _exercises(plain)
     in_class = []
