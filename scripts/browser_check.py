@@ -174,6 +174,137 @@ def check_site(html_dir: Path, screenshots: Path | None = None, driver=None) -> 
 
 
 # ----------------------------------------------------------------------------------------------
+# the explorable figures (gapkit.explorable)
+
+# Waits until every explorable figure on the page has drawn (or 10 s); returns each figure's state.
+_EXPLORE_JS = r"""
+const done = arguments[arguments.length - 1];
+const started = Date.now();
+const state = () => Array.from(document.querySelectorAll('.gapbook-explorable')).map(box => {
+  const plot = box.querySelector('.gapbook-explorable-plot');
+  const anns = Array.from(box.querySelectorAll('g.annotation'));
+  const numbers = anns.length ? Array.from(anns[anns.length - 1].querySelectorAll('tspan.line')).map(t => t.textContent) : [];
+  const current = box.querySelector('.slider-group > .slider-label');  // plotly's current-value label
+  return {id: plot ? plot.id : '', ready: !!(plot && plot.getAttribute('data-gapbook-ready')),
+          numbers, current: current ? current.textContent : '',
+          expected: JSON.parse(box.getAttribute('data-numbers') || '{}'),
+          glued: JSON.parse(box.getAttribute('data-glued') || '{}'),
+          formats: JSON.parse(box.getAttribute('data-formats') || '{}'),
+          points: plot && plot.data ? plot.data.map(t => (t.x || []).slice(0, 5).join(',')).join('|') : ''};
+});
+const wait = () => {
+  const figs = state();
+  if (figs.some(f => !f.ready) && Date.now() - started < 10000) { setTimeout(wait, 200); return; }
+  done({figs, resources: performance.getEntriesByType('resource').map(r => r.name)});
+};
+wait();
+"""
+
+
+def _shown_numbers(lines: list[str]) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        label, sep, value = line.rpartition(": ")
+        if sep:
+            out[label] = value.strip()
+    return out
+
+
+def check_explorables(html_dir: Path, glued: dict[str, dict[str, float]], driver, screenshots: Path | None = None
+                      ) -> dict[str, list[str]]:
+    """Move every explorable figure's slider to its last step, as a reader would; return problems per page.
+
+    Each page with a figure is served on loopback and opened in Chromium; any resource it loads
+    from elsewhere fails it (the book works with the network off). A figure fails when plotly.js
+    never draws it (blank), when dragging the slider's handle to the end changes neither the
+    numbers nor the points (frozen), when the numbers at the last step differ from that step's
+    precomputed numbers, or from the chapter's glued values named by the figure
+    (``Explorable.expect_glued``): ``glued`` maps a page's path to its glued values.
+    ``screenshots`` gets ``<page>__<figure>__first.png`` and ``__last.png``.
+    """
+    import time
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    html_dir = Path(html_dir).resolve()
+    results: dict[str, list[str]] = {}
+    with serve(html_dir) as base:
+        for page in pages(html_dir):
+            if "gapbook-explorable" not in page.read_text(errors="replace"):
+                continue
+            rel = page.relative_to(html_dir).as_posix()
+            problems: list[str] = []
+            driver.get(urljoin(base, rel))
+            info = driver.execute_async_script(_EXPLORE_JS)
+            problems += [f"loads {url} from the network" for url in info["resources"]
+                         if not (url.startswith(base) or url.startswith("data:"))]
+            boxes = driver.find_elements(By.CSS_SELECTOR, ".gapbook-explorable")
+            for fig, box in zip(info["figs"], boxes):
+                name = fig["id"] or "an explorable figure"
+                if not fig["ready"]:
+                    problems.append(f"{name}: blank, plotly.js never drew it")
+                    continue
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+                stem = f"{rel.replace('/', '__').removesuffix('.html')}__{name}"
+                if screenshots is not None:
+                    screenshots.mkdir(parents=True, exist_ok=True)
+                    box.screenshot(str(screenshots / f"{stem}__first.png"))
+                grip = box.find_element(By.CSS_SELECTOR, ".slider-grip-rect")
+                rail = box.find_element(By.CSS_SELECTOR, ".slider-rail-rect")
+                ActionChains(driver).click_and_hold(grip).move_to_element_with_offset(
+                    rail, rail.size["width"] // 2 - 1, 0).release().perform()
+                last = list(fig["expected"])[-1]
+                after = fig
+                for _ in range(50):
+                    time.sleep(0.1)
+                    after = next(f for f in driver.execute_async_script(_EXPLORE_JS)["figs"] if f["id"] == fig["id"])
+                    if after["current"].endswith(f"= {last}") and after["numbers"] != fig["numbers"]:
+                        break
+                if screenshots is not None:
+                    box.screenshot(str(screenshots / f"{stem}__last.png"))
+                if not after["current"].endswith(f"= {last}"):
+                    problems.append(f"{name}: the slider did not reach its last step {last!r} ({after['current']!r})")
+                    continue
+                if after["numbers"] == fig["numbers"] or after["points"] == fig["points"]:
+                    problems.append(f"{name}: frozen, moving the slider to {last!r} changed "
+                                    f"{'nothing' if after['numbers'] == fig['numbers'] else 'the numbers but not the points'}")
+                shown = _shown_numbers(after["numbers"])
+                for label, text in fig["expected"][last].items():
+                    if shown.get(label) != text:
+                        problems.append(f"{name}: at {last} it shows {label} = {shown.get(label)!r}, its frame has {text!r}")
+                for label, glue_name in fig["glued"].get(last, {}).items():
+                    value = glued.get(rel, {}).get(glue_name)
+                    if value is None:
+                        problems.append(f"{name}: the page glued no value {glue_name!r}")
+                        continue
+                    want = format(float(value), fig["formats"].get(label, ".3f"))
+                    if shown.get(label) != want:
+                        problems.append(f"{name}: at {last} it shows {label} = {shown.get(label)!r}, the chapter's "
+                                        f"{glue_name} is {want!r}")
+            results[rel] = problems
+    return results
+
+
+def glued_values(notebook: Path) -> dict[str, float]:
+    """The numbers an executed chapter glued (myst-nb's ``glue``), by name."""
+    import json
+
+    out = {}
+    for cell in json.loads(Path(notebook).read_text()).get("cells", []):
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook", {})
+            text = output.get("data", {}).get("text/plain")
+            if meta.get("name") and text is not None:
+                text = "".join(text) if isinstance(text, list) else text
+                try:
+                    out[meta["name"]] = float(text)
+                except ValueError:
+                    pass
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # the session decks (scripts/slides.py)
 
 #: TeX a reader must never see on a slide: a dollar, a MathJax delimiter, a macro
