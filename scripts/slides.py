@@ -214,8 +214,23 @@ def _sentence(claim: str) -> str:
 
 
 def _bold_leads(md: str) -> list[str]:
-    """The bold phrases that lead the items of a result paragraph (``- **Depth 1 has no cone** ...``)."""
-    return [m.strip().rstrip(":.") for m in re.findall(r"(?m)^(?:[-*]\s+|\d+\.\s+)?\*\*([^*]+)\*\*", md)]
+    """The findings that lead the items of a result paragraph: a bold sentence
+    (``- **Depth 1 has no cone** ...``), or, where the bold words only name what the item is about
+    (``- **Linear separability** on a few pairs is nearly uninformative: ...``), the item's first
+    clause, up to its first colon or full stop."""
+    out = []
+    for item in re.split(r"(?m)^(?=[-*]\s|\d+\.\s)", md):
+        m = re.match(r"(?:[-*]\s+|\d+\.\s+)?(?:The |A )?\*\*([^*]+)\*\*", item.strip())
+        if not m:
+            continue
+        lead = m.group(1).strip().rstrip(":.")
+        if len(lead.split()) < 4:  # a label: the item's own sentence says the finding
+            text = re.sub(r"\s+", " ", item.strip().lstrip("-* ").replace("**", ""))
+            lead = re.split(r"(?<=[^.]{12})[:.](?:\s|$)", text, maxsplit=1)[0].strip()
+            if len(lead) > 160 or "$" in lead:
+                continue
+        out.append(lead)
+    return out
 
 
 def _question(intro: str) -> tuple[str, str]:
@@ -338,7 +353,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
             figure.body = _sentence(fresh[0])
         elif leads:
             figure.body = _sentence(leads[0])
-        figure.notes[:0] = [f"**Look at:** {look}"] if look and look != figure.body else []
+        figure.notes[:0] = [f"**Look at:** {look}"] if look else []
         figure.notes += _say(figure_after[:2])
         if figure_claims:
             figure.notes.append("**Checked in this build** (the chapter's claims): "
@@ -392,7 +407,11 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                         section_slide = Slide(section, first)
                         others = [p for p in _paragraphs(rest) if _prose(p) and p not in first][:2]
                         section_slide.notes += _say(others)
-                        section_slide.notes += plan(_plan_rows(session, number, _section_number(section)))
+                        rows = _plan_rows(session, number, _section_number(section))
+                        section_slide.notes += plan(rows)
+                        if not rows and _section_number(section) is not None:
+                            section_slide.notes.append("**Plan:** no minutes of the session's plan name this "
+                                                       "section: present it in a sentence and leave it as reading.")
                         slides.append(section_slide)
                     continue
                 if figure is not None:

@@ -115,8 +115,11 @@ def test_a_figure_without_a_claim_keeps_the_bold_result_or_its_sentence():
     out = slides._dedupe(deck)
     assert [(s.title, s.body, s.image) for s in out] == [("A", "same words", "x"), ("B", "other", None),
                                                       ("B (2)", "other", None)]
-    assert slides._bold_leads("- **Depth 1 has no cone** (x)\n- **ReLU builds it.**") == [
-        "Depth 1 has no cone", "ReLU builds it"]
+    assert slides._bold_leads("- **Depth 1 has no cone here** (x)\n- **ReLU builds it layer by layer.**") == [
+        "Depth 1 has no cone here", "ReLU builds it layer by layer"]
+    # bold words that only name the subject: the item's first clause is the finding
+    assert slides._bold_leads("- **Linear separability** on a few pairs is nearly uninformative: at n = 16 ...") == [
+        "Linear separability on a few pairs is nearly uninformative"]
     assert slides.claims_in('%%time\nclaim("a holds", True)\nclaim(f"{b}", True)\nclaim("(solution) c", True)') == [
         "a holds"]
 
