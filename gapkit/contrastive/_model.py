@@ -44,15 +44,25 @@ def _towers(cfg: MiniCLIPConfig, grid: int, nn: Any):
         nn.Linear(cfg.patch_channels * grid * grid, cfg.image_hidden), nn.ReLU(),
         nn.Linear(cfg.image_hidden, cfg.embed_dim),
     )
+    if cfg.shared_towers:  # Eslami et al.: one last layer (a single module) for both towers
+        text = nn.Sequential(nn.Linear(_TEXT_DIM, cfg.text_hidden), nn.ReLU(), image[-1])
+        return image, text
     text = nn.Sequential(
         nn.Linear(_TEXT_DIM, cfg.text_hidden), nn.ReLU(),
         nn.Linear(cfg.text_hidden, cfg.embed_dim),
     )
+    if cfg.same_init:  # one initialisation: the text tower's last layer starts as the image tower's
+        text[-1].load_state_dict(image[-1].state_dict())
     return image, text
 
 
-def clip_loss(image_emb, text_emb, logit_scale):
-    """Symmetric InfoNCE on L2-normalised embeddings: ``½[CE(s·S, I) + CE(s·Sᵀ, I)]`` with ``s = 1/τ``."""
+def clip_loss(image_emb, text_emb, logit_scale, negative_text_emb=None):
+    """Symmetric InfoNCE on L2-normalised embeddings: ``½[CE(s·S, I) + CE(s·Sᵀ, I)]`` with ``s = 1/τ``.
+
+    ``negative_text_emb`` (hard negatives, one caption per pair, Jiang et al.): the image-to-text
+    half scores each image against the batch's captions and these extra captions,
+    ``CE(s·[S, S_neg], I)``; the text-to-image half is unchanged.
+    """
     import torch.nn.functional as F
     import torch
 
@@ -60,7 +70,10 @@ def clip_loss(image_emb, text_emb, logit_scale):
     t = l2_normalize_torch(text_emb, dim=1)
     logits = logit_scale * v @ t.T
     target = torch.arange(len(v), device=v.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    i2t = logits
+    if negative_text_emb is not None:
+        i2t = torch.cat([logits, logit_scale * v @ l2_normalize_torch(negative_text_emb, dim=1).T], dim=1)
+    return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target))
 
 
 def _images_tensor(images: Any, size: int, device: str, first_row: int = 0):
@@ -157,13 +170,22 @@ class MiniCLIP(Encoder):
             tau = f"τ {c.temperature:g}→{c.temperature_end:g} (log-linear schedule)"
         if c.modality_swap:
             tau += f", modality swap {c.modality_swap:g}"
+        if c.shared_towers:
+            tau += ", shared last layer"
+        if c.same_init:
+            tau += ", one initialisation"
+        if c.hard_negatives:
+            tau += ", hard negatives"
         self.model_id = f"{state}, {tau}, seed {c.seed}"
         self.logit_scale = 1.0 / self.temperature
         self.logit_bias = None
 
     def parameters(self):
-        yield from self.image_tower.parameters()
-        yield from self.text_head.parameters()
+        seen: set[int] = set()
+        for p in (*self.image_tower.parameters(), *self.text_head.parameters()):
+            if id(p) not in seen:  # shared towers: each shared weight once
+                seen.add(id(p))
+                yield p
         if self.config.learnable_temperature:
             yield self.log_scale
 

@@ -40,6 +40,19 @@ class MiniCLIPConfig:
         (seeded, independently of the batch order), has its image and text embeddings trade
         places in the loss, so each side of the similarity matrix mixes both modalities.
         0 (default) = plain CLIP loss.
+    shared_towers : bool
+        Parameter sharing (Eslami et al.): the two towers share their last layer (hidden features
+        to the joint space), one module and one set of weights; the input stems (the image
+        tower's patch embedding and first layer, the text tower's first layer over MiniLM's
+        features) stay separate, since their inputs differ. Needs ``image_hidden == text_hidden``.
+    same_init : bool
+        One initialisation for both towers: the text tower's last layer starts as a copy of the
+        image tower's (then trained separately), the part of the two towers that has the same
+        shape. Needs ``image_hidden == text_hidden``.
+    hard_negatives : str or None
+        Set by :func:`train_mini_clip` from its ``hard_negatives=`` captions: their digest (part
+        of the cache key). With it, the image-to-text half of the loss scores each image against
+        the batch's captions *and* the batch's hard-negative captions (Jiang et al.).
     """
 
     embed_dim: int = 128
@@ -57,11 +70,15 @@ class MiniCLIPConfig:
     seed: int = 0
     temperature_end: float | None = None
     modality_swap: float = 0.0
+    shared_towers: bool = False
+    same_init: bool = False
+    hard_negatives: str | None = None
 
 
 #: Options added after the first cached weights: at these defaults they are left out of the cache key, the
 #: stored config and the fingerprint, so weights trained before the options existed stay valid.
-_LATER_DEFAULTS: dict[str, Any] = {"temperature_end": None, "modality_swap": 0.0}
+_LATER_DEFAULTS: dict[str, Any] = {"temperature_end": None, "modality_swap": 0.0, "shared_towers": False,
+                                   "same_init": False, "hard_negatives": None}
 
 
 def _cache_config(cfg: MiniCLIPConfig) -> dict[str, Any]:
@@ -80,6 +97,7 @@ _CONFIG_CONSTRAINTS: dict[str, list[Any]] = {
     "learnable_temperature": ["boolean"], "epochs": [Interval(Integral, 0, None, closed="left")],
     "batch_size": _POS_INT, "lr": _POS_REAL, "weight_decay": [Interval(Real, 0, None, closed="left")], "seed": [SEED],
     "temperature_end": [None] + _POS_REAL, "modality_swap": [Interval(Real, 0, 1, closed="both")],
+    "shared_towers": ["boolean"], "same_init": ["boolean"], "hard_negatives": [None, str],
 }
 
 
@@ -94,4 +112,12 @@ def _config(temperature: float, learnable_temperature: bool, epochs: int, seed: 
     if values["learnable_temperature"] and values.get("temperature_end") is not None:
         raise ValueError("mini-clip: temperature_end sets a fixed temperature schedule, learnable_temperature=True "
                          "learns τ instead; pass one of them (learnable_temperature=False for the schedule).")
-    return MiniCLIPConfig(**values)
+    cfg = MiniCLIPConfig(**values)
+    for opt in ("shared_towers", "same_init"):
+        if getattr(cfg, opt) and cfg.image_hidden != cfg.text_hidden:
+            raise ValueError(f"mini-clip: {opt}=True needs towers of one hidden width, got image_hidden="
+                             f"{cfg.image_hidden} and text_hidden={cfg.text_hidden}; pass the same value for both.")
+    if cfg.shared_towers and cfg.same_init:
+        raise ValueError("mini-clip: shared_towers=True already gives both towers one last layer; same_init=True "
+                         "(a copy, trained separately) cannot be combined with it: pass one of them.")
+    return cfg

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+import dataclasses
+import hashlib
+from typing import Any, Sequence
 
 import numpy as np
 
 from .._io import cache_root, read_checked, write_or_warn
+from .._validation import Interval, Real, check_param, check_texts, l2_normalize
 from ._cache import _hash
 from ._device import _torch_threads
 from ._model import MiniCLIP, _image_batches, clip_loss
@@ -57,13 +60,15 @@ def _track(model: MiniCLIP, x, feats, idx: np.ndarray) -> tuple[float, float]:
     return centroid_gap(v, t), paired_cosine(v, t)
 
 
-def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: bool) -> None:
+def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: bool,
+         negatives: Sequence[str] | None = None) -> None:
     import torch
 
     start = time.perf_counter()
     dev = model.device
     x = torch.cat(list(_image_batches(dataset.images, cfg.image_size, dev, 1024)))
     feats = torch.from_numpy(text_features(dataset.texts, device=dev)).to(dev)
+    neg_feats = None if negatives is None else torch.from_numpy(text_features(list(negatives), device=dev)).to(dev)
     n = len(dataset)
     texts = list(dataset.texts)
     history: dict[str, Any] = {"loss": [], "temperature": [], "gap": [], "paired_cosine": [], "n_pairs": n,
@@ -73,7 +78,7 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
     history.update({f"{k}_init": v for k, v in init.items() if k != "retrieval_chance"})
     history["retrieval_chance"] = init["retrieval_chance"]
 
-    params = list(model.image_tower.parameters()) + list(model.text_head.parameters())
+    params = [p for p in model.parameters() if p is not model.log_scale]  # a shared layer's weights once
     groups = [{"params": params, "weight_decay": cfg.weight_decay}]
     if cfg.learnable_temperature:
         groups.append({"params": [model.log_scale], "weight_decay": 0.0})
@@ -106,7 +111,8 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
             if swap_gen is not None:  # swapped pairs: image and text trade sides of the similarity matrix
                 swap = (torch.rand(len(idx), generator=swap_gen) < cfg.modality_swap).to(dev)[:, None]
                 v_emb, t_emb = torch.where(swap, t_emb, v_emb), torch.where(swap, v_emb, t_emb)
-            loss = clip_loss(v_emb, t_emb, model.log_scale.exp())
+            negs = None if neg_feats is None else model._forward_text_features(neg_feats[idx])
+            loss = clip_loss(v_emb, t_emb, model.log_scale.exp(), negs)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -143,6 +149,8 @@ def train_mini_clip(
     cache: bool = True,
     verbose: bool = False,
     threads: int | None = 1,
+    hard_negatives: Sequence[str] | None = None,
+    filter_pairs: float = 0.0,
     **options: Any,
 ) -> MiniCLIP:
     """Train (or load from the cache) a mini CLIP on ``dataset``'s image–text pairs.
@@ -178,7 +186,18 @@ def train_mini_clip(
         ``image_hidden``, ``text_hidden``, ``patch_size``, ``patch_channels``, ``weight_decay``;
         the training-time remedies of Yaras et al. 2025: ``temperature_end=`` for a log-linear
         temperature schedule from ``temperature`` to it, ``modality_swap=`` for the probability
-        that a pair's image and text trade places in the loss).
+        that a pair's image and text trade places in the loss; the remedies of the survey
+        (chapter 8): ``shared_towers=True`` for one last layer shared by both towers (Eslami et
+        al.), ``same_init=True`` for one initialisation of that layer in both).
+    hard_negatives : sequence of str, optional
+        One caption per pair, a near miss (e.g. one attribute changed:
+        :func:`gapkit.datasets.shape_hard_negatives`), scored as an extra negative for its batch's
+        images (Jiang et al.). Their digest is part of the cache key.
+    filter_pairs : float in [0, 1)
+        Filtering (Schrodi et al.): train a first model with the same settings (cached), drop this
+        share of the pairs it finds least similar (lowest cosine of image and caption), and train
+        the returned model from the same initialisation, for the same epochs, on the rest.
+        ``history["filtered_out"]`` holds the dropped pair indices. 0 (default): no filtering.
 
     Returns
     -------
@@ -193,6 +212,19 @@ def train_mini_clip(
     cfg = _config(temperature, learnable_temperature, epochs, seed, embed_dim, options)
     if len(dataset) < 2:
         raise ValueError("need at least 2 pairs to train a contrastive model.")
+    if hard_negatives is not None:
+        hard_negatives = check_texts(hard_negatives, name="train_mini_clip: hard_negatives")
+        if len(hard_negatives) != len(dataset):
+            raise ValueError(f"train_mini_clip: hard_negatives must hold one caption per pair, got "
+                             f"{len(hard_negatives)} for {len(dataset)} pairs.")
+        digest = hashlib.blake2b("\x1f".join(hard_negatives).encode(), digest_size=8).hexdigest()
+        cfg = dataclasses.replace(cfg, hard_negatives=digest)
+    filter_pairs = check_param("filter_pairs", filter_pairs, [Interval(Real, 0, 1, closed="left")],
+                               owner="train_mini_clip")
+    if filter_pairs > 0:
+        return _filtered(dataset, filter_pairs, hard_negatives, dict(
+            temperature=temperature, learnable_temperature=learnable_temperature, epochs=epochs, seed=seed,
+            embed_dim=embed_dim, device=device, cache=cache, verbose=verbose, threads=threads, **options))
     fp = dataset.fingerprint()
     path = cache_root("mini-clip") / f"{_hash(_VERSION, TEXT_BACKBONE, fp, _cache_config(cfg))}.pt"
     model = MiniCLIP(cfg, device, dataset_name=dataset.name)
@@ -206,10 +238,29 @@ def train_mini_clip(
             return model
 
     with _torch_threads(threads if model.device == "cpu" else None):
-        _fit(model, dataset, cfg, fp, verbose)
+        _fit(model, dataset, cfg, fp, verbose, hard_negatives)
     if cache:
         state = model.state_dict()
         blob = {"version": _VERSION, "config": _cache_config(cfg), "state": state, "sha256": _state_digest(state),
                 "history": model.history}
         write_or_warn(path, lambda fh: torch.save(blob, fh), what="mini-clip weights")
+    return model
+
+
+def _filtered(dataset: Any, share: float, negatives: Sequence[str] | None, kw: dict[str, Any]) -> MiniCLIP:
+    """``train_mini_clip(..., filter_pairs=share)``: a first model, its least similar pairs dropped, a second model."""
+    first = train_mini_clip(dataset, hard_negatives=negatives, **kw)
+    v = l2_normalize(first.embed_images(dataset.images))
+    t = l2_normalize(first.embed_texts(dataset.texts))
+    cos = np.einsum("ij,ij->i", v, t)
+    n_drop = int(round(share * len(dataset)))
+    if len(dataset) - n_drop < 2:
+        raise ValueError(f"train_mini_clip: filter_pairs={share} drops {n_drop} of {len(dataset)} pairs and leaves "
+                         "fewer than 2 to train on; use a smaller share.")
+    order = np.argsort(cos, kind="stable")
+    drop, keep = np.sort(order[:n_drop]), np.sort(order[n_drop:])
+    kept = dataset.subset(keep, name=f"{dataset.name}/filtered{share:g}")
+    model = train_mini_clip(kept, hard_negatives=None if negatives is None else [negatives[i] for i in keep], **kw)
+    model.history = dict(model.history, filtered_out=drop, filter_share=float(share),
+                         filter_first_model=first.fingerprint())
     return model

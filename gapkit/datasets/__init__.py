@@ -71,12 +71,14 @@ from ._hub import _load_hub, _require_datasets  # noqa: F401
 from ._images import _consume, _image_to_array, _images_to_array, _stack, _to_pil  # noqa: F401
 from ._multimodal import MULTIMODAL_TEMPLATE, _SITE_RISK, _SITES, _standardise, make_multimodal_task  # noqa: F401
 from ._paired import PairedDataset  # noqa: F401
-from ._shapes import SHAPE_ATTRIBUTES, _article, _RGB, _shape_caption, _shape_mask, make_shapes  # noqa: F401
+from ._shapes import (SHAPE_ATTRIBUTES, _article, _RGB, _shape_caption, _shape_mask, make_shapes,  # noqa: F401
+                      shape_hard_negatives)
 
 __all__ = [
     "PairedDataset",
     "load_digits_captions",
     "make_shapes",
+    "shape_hard_negatives",
     "make_multimodal_task",
     "load_ham10000",
     "load_captions",

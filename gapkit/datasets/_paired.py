@@ -111,6 +111,34 @@ class PairedDataset:
             attributes=attrs,
         )
 
+    @validate_params({"share": [Interval(Real, 0, 1, closed="both")], "seed": [SEED]})
+    def with_mismatched_pairs(self, share: float, seed: int = 0) -> "PairedDataset":
+        """A copy in which ``share`` of the pairs have another pair's caption (chapter 8's filtering).
+
+        ``round(share·n)`` pairs, drawn with ``seed``, pass their captions on in a cycle (the
+        first chosen pair gets the second's caption, ..., the last the first's), so every chosen
+        pair is mismatched unless two chosen captions are the same text. Images and labels stay.
+        ``attributes["mismatched"]`` marks the chosen pairs (``attributes`` is created when
+        there was none).
+        """
+        import pandas as pd
+
+        n = len(self)
+        k = int(round(float(share) * n))
+        chosen = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False)) if k else np.zeros(0, int)
+        texts = list(self.texts)
+        if k >= 2:
+            for i, j in zip(chosen, np.roll(chosen, -1)):
+                texts[i] = self.texts[j]
+        mark = np.zeros(n, bool)
+        mark[chosen[:k] if k >= 2 else []] = True
+        attrs = self.attributes.copy() if self.attributes is not None else pd.DataFrame(index=range(n))
+        attrs["mismatched"] = mark
+        return PairedDataset(images=self.images, texts=texts, labels=self.labels, label_names=list(self.label_names),
+                             name=f"{self.name}/mismatched{share:g},seed{seed}",
+                             description=f"{self.description} {int(mark.sum())} of the {n} pairs carry another "
+                                         "pair's caption (mismatched).", attributes=attrs)
+
     @validate_params({"test_size": [Interval(Real, 0, 1, closed="neither")], "seed": [SEED]})
     def split(self, test_size: float = 0.2, seed: int = 42) -> tuple["PairedDataset", "PairedDataset"]:
         """Stratified, seeded train/test split (Restrepo 2026's protocol: 80/20, seed 42).

@@ -182,3 +182,29 @@ def make_shapes(
         ),
         attributes=table,
     )
+
+
+@validate_params({"seed": [SEED]})
+def shape_hard_negatives(dataset: PairedDataset, seed: int = 0) -> list[str]:
+    """For each pair of a :func:`make_shapes` data set, its caption with one described attribute changed.
+
+    The hard negatives of chapter 8 (Jiang et al.): the attribute (among those the caption names)
+    and its new value are drawn with ``seed``; the caption is rewritten with
+    :func:`_shape_caption`, so it differs from the true one in exactly that word. A caption that
+    names no attribute ("a shape.") is returned unchanged.
+    """
+    attrs = getattr(dataset, "attributes", None)
+    if attrs is None or not {*SHAPE_ATTRIBUTES, "described"} <= set(attrs.columns):
+        raise ValueError("shape_hard_negatives needs a make_shapes data set (its attributes table names every "
+                         "attribute and which ones each caption describes).")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(len(dataset)):
+        row = {a: attrs[a].iloc[i] for a in SHAPE_ATTRIBUTES}
+        described = [a for a in attrs["described"].iloc[i].split(",") if a]
+        if described:
+            a = described[rng.integers(len(described))]
+            others = [v for v in SHAPE_ATTRIBUTES[a] if v != row[a]]
+            row[a] = others[rng.integers(len(others))]
+        out.append(_shape_caption(row, described))
+    return out
