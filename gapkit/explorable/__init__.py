@@ -18,9 +18,9 @@ Where it shows:
 Modules: ``_figure`` (the figure and its audit), ``_builders`` (the book's figures).
 """
 
-from ._builders import LAMBDA_NUMBERS, depth_explorer, lambda_explorer
+from ._builders import LAMBDA_NUMBERS, depth_explorer, lambda_explorer, line_explorer
 from ._figure import (MAX_HTML_BYTES, PLOTLY_STATIC, SITE_ENV, Explorable, ExplorableError, Frame, Layer,
                       audit_spec)
 
 __all__ = ["Layer", "Frame", "Explorable", "ExplorableError", "audit_spec", "SITE_ENV", "PLOTLY_STATIC",
-           "MAX_HTML_BYTES", "lambda_explorer", "depth_explorer", "LAMBDA_NUMBERS"]
+           "MAX_HTML_BYTES", "lambda_explorer", "depth_explorer", "line_explorer", "LAMBDA_NUMBERS"]

@@ -10,7 +10,7 @@ from .._validation import as_matrix, as_paired, l2_normalize
 from ..plotting import COLORS, MODALITY_COLORS
 from ._figure import Explorable, Frame, Layer
 
-__all__ = ["lambda_explorer", "depth_explorer", "LAMBDA_NUMBERS"]
+__all__ = ["lambda_explorer", "depth_explorer", "line_explorer", "LAMBDA_NUMBERS"]
 
 #: The numbers beside chapter 4's λ explorer: label -> column of :func:`gapkit.shift.lambda_metrics`.
 LAMBDA_NUMBERS: dict[str, str] = {
@@ -148,3 +148,67 @@ def depth_explorer(x: Any, depths: Sequence[int], *, width: int = 512, seed: int
              "ReLU and for no nonlinearity (linear); a slider moves the depth. With ReLU the points gather towards (1, 0), "
              "a narrow cone, as depth grows; without a nonlinearity they stay spread around the circle."),
     )
+
+
+def line_explorer(curves: Any, *, slider: str, x: str, y: str, series: str, colors: dict[str, str],
+                  xlabel: str, ylabel: str, title: str, alt: str, numbers: Any = None,
+                  baseline: Any = None, formats: dict[str, str] | None = None, scale: float = 1.0,
+                  numbers_title: str = "At this setting") -> Explorable:
+    """Curves that change with a slider: one line per ``series``, one frame per value of ``slider``.
+
+    Chapter 6 moves λ and watches each shift's flip rate against the noise level.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        Long format, with columns ``slider``, ``series``, ``x`` and ``y`` (one row per point).
+    slider, x, y, series : str
+        Column names.
+    colors : dict of str to str
+        One colour per series value (the legend's order).
+    numbers : pandas.DataFrame, optional
+        Indexed by the slider's values; its columns are the numbers beside the picture.
+    baseline : optional
+        A slider value whose curves stay in every frame as grey dotted reference lines.
+    scale : float
+        Multiplies ``y`` (100 draws rates in per cent).
+    """
+    if numbers is not None:
+        numbers = numbers.copy()
+    values = list(dict.fromkeys(curves[slider].tolist()))
+    if len(values) < 2:
+        raise ValueError(f"line_explorer: {slider!r} takes {len(values)} value(s); the slider needs at least 2.")
+    unknown = sorted(set(curves[series]) - set(colors), key=str)
+    if unknown:
+        raise ValueError(f"line_explorer: no colour for {unknown}; pass colors={{name: colour}} for every series.")
+
+    def lines(value: Any, *, reference: bool) -> list[Layer]:
+        out, drawn = [], []
+        for name, color in colors.items():
+            part = curves[(curves[slider] == value) & (curves[series] == name)].sort_values(x)
+            xy = (part[x].tolist(), (scale * part[y]).tolist())
+            if reference:
+                if xy in drawn:  # series that coincide at the reference value get one grey line
+                    continue
+                drawn.append(xy)
+                out.append(Layer(f"{name} at {slider} = {value:g}", *xy, COLORS["grey"],
+                                 mode="lines", size=1.5, opacity=0.8, dash="dot"))
+            else:
+                out.append(Layer(str(name), *xy, color, mode="lines+markers", size=2.5, opacity=1.0))
+        if reference and len(out) == 1 and len(colors) > 1:
+            out = [Layer(f"every {series} at {slider} = {value:g}", out[0].x, out[0].y, COLORS["grey"], mode="lines",
+                         size=1.5, opacity=0.8, dash="dot")]
+        return out
+
+    frames = []
+    for value in values:
+        layers = lines(value, reference=False) + (lines(baseline, reference=True) if baseline is not None else [])
+        nums = {k: float(v) for k, v in numbers.loc[value].items()} if numbers is not None else {}
+        frames.append(Frame(float(value), [layers], nums, label=f"{value:g}"))
+    ys = scale * curves[y].to_numpy(dtype=float)
+    xs = curves[x].to_numpy(dtype=float)
+    pad_x = 0.03 * (xs.max() - xs.min() or 1.0)
+    return Explorable(frames, parameter=slider, titles=[title], xlabel=xlabel, ylabel=ylabel,
+                      xrange=(float(xs.min() - pad_x), float(xs.max() + pad_x)),
+                      yrange=(0.0, float(ys.max() * 1.05 or 1.0)), formats=formats, alt=alt,
+                      numbers_title=numbers_title)
