@@ -66,7 +66,7 @@ from typing import Any, Iterator
 from _common import COLAB_MARKER, ROOT, load_config, to_notebook, toc_files, source_path
 
 __all__ = [
-    "PublishError", "Reference", "SiteIndex", "Target", "convert_markdown", "convert_notebook",
+    "PublishError", "Reference", "SiteIndex", "Target", "convert_markdown", "convert_notebook", "convert_text",
     "leftover_myst", "publish_notebook", "site_index", "site_url",
 ]
 
@@ -530,6 +530,11 @@ def convert_markdown(text: str, page: _Page) -> str:
         else:
             parts.append(_text(block, page))
     return "\n".join(parts)
+
+
+def convert_text(text: str, doc: str, site: SiteIndex) -> str:
+    """:func:`convert_markdown` of MyST text as it would read on page ``doc`` (the slides' notes, say)."""
+    return convert_markdown(text, _Page(doc, site))
 
 
 def _cell_segments(text: str, page: _Page) -> Iterator[tuple[str, str]]:

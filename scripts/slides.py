@@ -311,7 +311,7 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
                    session: Session | None = None) -> list[Slide]:
     """The slides of one executed chapter (``site_dir/chapters/<stem>.ipynb``) for ``session``."""
     import nbformat
-    from colab_notebook import _Page, chapter_number, convert_inline, convert_notebook, site_index
+    from colab_notebook import chapter_number, convert_notebook, convert_text, site_index
 
     path = site_dir / "chapters" / f"{stem}.ipynb"
     if not path.exists():
@@ -336,10 +336,8 @@ def chapter_slides(stem: str, site_dir: Path = SITE, cfg: dict[str, Any] | None 
     section, last_md, done, exercises = "", "", False, False
     summary: Slide | None = None
     in_intro = False  # between the chapter's title and its first section
-    course_page = _Page("chapters/course", site)
-
     def plan(rows: list[str]) -> list[str]:
-        return [f"**Plan:** {convert_inline(r, course_page)}" for r in rows]
+        return [f"**Plan:** {convert_text(r, 'chapters/course', site)}" for r in rows]
 
     def close_figure() -> None:
         nonlocal figure
@@ -590,7 +588,7 @@ def revealjs_dist() -> Path:
 def session_deck(session: Session, site_dir: Path = SITE, cfg: dict[str, Any] | None = None) -> str:
     """The HTML of one session's deck."""
     import nbformat
-    from colab_notebook import convert_markdown, _Page, convert_notebook, site_index
+    from colab_notebook import convert_notebook, convert_text, site_index
 
     cfg = cfg or load_config()
     site = site_index(cfg, ROOT)
@@ -605,9 +603,8 @@ def session_deck(session: Session, site_dir: Path = SITE, cfg: dict[str, Any] | 
             plains[target.doc] = convert_notebook(nbformat.read(path, as_version=4), target.doc, site)
     if (hw := homework_slide(session, site, plains)) is not None:
         slides.append(hw)
-    page = _Page("chapters/course", site)
     plan = "\n".join(f"- {minutes} min: {activity}" for minutes, activity in session.plan)
-    plan_html = _md_to_html(f"**The plan** (90 minutes):\n\n{convert_markdown(plan, page)}") if plan else ""
+    plan_html = _md_to_html(f"**The plan** (90 minutes):\n\n{convert_text(plan, 'chapters/course', site)}") if plan else ""
     plan_html = re.sub(r"<a [^>]*>(.*?)</a>", r"\1", plan_html)  # the notes are read, not clicked
     return render_deck(session, _dedupe(slides), cfg.get("title", "gapbook"), plan_html)
 
