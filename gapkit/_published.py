@@ -430,9 +430,14 @@ def _download(url: str, dest: Path, spec: PublishedSpec, timeout: float) -> Path
     return dest
 
 
-@validate_params({"name": [str], "data_dir": [None, str, os.PathLike, list, tuple], "url_base": [None, str],
-                  "cache_dir": [None, str, os.PathLike], "download": ["boolean"],
-                  "timeout": [Interval(Real, 0, None, closed="neither")]})
+#: The loaders' parameter constraints (load_published_embeddings, and load_published_results in
+#: gapkit._published_results): one set of sources and options for every published file.
+_LOADER_PARAMS: dict[str, list[Any]] = {
+    "name": [str], "data_dir": [None, str, os.PathLike, list, tuple], "url_base": [None, str],
+    "cache_dir": [None, str, os.PathLike], "download": ["boolean"], "timeout": [Interval(Real, 0, None, closed="neither")]}
+
+
+@validate_params(_LOADER_PARAMS)
 def load_published_embeddings(
     name: str,
     *,

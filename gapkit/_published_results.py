@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._published import (DOWNLOAD_TIMEOUT_S, PublishedDataError, PublishedDataUnavailableError, _Collection,
-                         _data_dirs, _fetch)
-from ._validation import Interval, Real, validate_params
+from ._published import (_LOADER_PARAMS, DOWNLOAD_TIMEOUT_S, PublishedDataError, PublishedDataUnavailableError,
+                         _Collection, _data_dirs, _fetch)
+from ._validation import validate_params
 
 __all__ = ["PUBLISHED_RESULTS", "RESTREPO_MODELS", "RESTREPO_MEDICAL_MODELS", "RESTREPO_DATASETS",
            "load_published_results", "published_results_or_none"]
@@ -195,9 +195,7 @@ def _read_cone(path: Path, spec: _ResultFile) -> list[dict[str, Any]]:
     return rows
 
 
-@validate_params({"name": [str], "data_dir": [None, str, os.PathLike, list, tuple], "url_base": [None, str],
-                  "cache_dir": [None, str, os.PathLike], "download": ["boolean"],
-                  "timeout": [Interval(Real, 0, None, closed="neither")]})
+@validate_params(_LOADER_PARAMS)
 def load_published_results(
     name: str,
     *,

@@ -46,15 +46,20 @@ NAMES = ["liang2022/clip", "liang2022/clip-random", "liang2022/convirt", "liang2
          "liang2022/clasp", "liang2022/clasp-random", "liang2022/videoclip", "liang2022/videoclip-random"]
 
 
-@pytest.fixture
-def shared_data() -> Path:
-    """``../shared/data``; skip without it, except in CI, where its absence is a failure."""
-    if not LIANG.is_dir():
-        msg = f"{LIANG} is missing: the published embeddings must sit beside the clone"
+def _require(folder: Path, what: str) -> Path:
+    """``../shared/data`` when it holds ``folder``; skip without it, except in CI, where its absence is a failure."""
+    if not folder.is_dir():
+        msg = f"{folder} is missing: the published {what} must sit beside the clone"
         if os.environ.get("CI"):
             pytest.fail(msg + " (CI is set, so this cannot be skipped)")
         pytest.skip(msg)
     return SHARED
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` with ``liang2022/``."""
+    return _require(LIANG, "embeddings")
 
 
 @pytest.fixture
@@ -548,13 +553,8 @@ RUNS = "Images/Alignment_early_linear_5runs_batch512"
 
 @pytest.fixture
 def restrepo_data() -> Path:
-    """``../shared/data`` with ``restrepo2026/``; skip without it, except in CI."""
-    if not RESTREPO.is_dir():
-        msg = f"{RESTREPO} is missing: the published results must sit beside the clone"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set, so this cannot be skipped)")
-        pytest.skip(msg)
-    return SHARED
+    """``../shared/data`` with ``restrepo2026/``."""
+    return _require(RESTREPO, "results")
 
 
 def test_result_hashes_are_pinned_from_the_shared_sums(restrepo_data):
