@@ -146,3 +146,18 @@ def test_learnable_temperature_and_registry(cache, data):
         C.train_mini_clip(data, epochs=1, nonsense=3)
     with pytest.raises(ValueError, match="temperature"):
         C.train_mini_clip(data, temperature=0.0)
+
+
+def test_history_records_the_pairs_in_the_gap_plane_every_epoch(trained):
+    """history["plane"]: initialisation plus one record per epoch, in the model's own gap plane (chapter 2)."""
+    h = trained.history
+    plane = h["plane"]
+    assert len(plane) == trained.config.epochs + 1
+    assert [p["gap"] for p in plane[1:]] == h["gap"] and [p["paired_cosine"] for p in plane[1:]] == h["paired_cosine"]
+    for rec in plane:
+        img, txt = np.asarray(rec["image"]), np.asarray(rec["text"])
+        assert img.shape == txt.shape == (min(C._training.PLANE_PAIRS, len(img)), 2)
+        assert np.all(np.hypot(*img.T) <= 1 + 1e-3) and np.all(np.hypot(*txt.T) <= 1 + 1e-3)  # unit rows, projected
+        assert img[0, 1] >= 0  # the sign convention that keeps the frames from flipping
+        # Δ is the horizontal axis: images sit on its positive side of the texts
+        assert img[:, 0].mean() > txt[:, 0].mean()

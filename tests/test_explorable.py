@@ -10,6 +10,7 @@ import pytest
 
 from gapkit import cone, geometry
 from gapkit.explorable import (PLOTLY_STATIC, SITE_ENV, Explorable, ExplorableError, Frame, Layer, audit_spec,
+                               line_explorer, training_explorer,
                                depth_explorer, lambda_explorer)
 from gapkit.shift import LambdaShift, gap_plane, lambda_metrics
 
@@ -201,3 +202,38 @@ def test_depth_explorer_numbers_are_mlp_cone_at_its_seed():
         assert frame.numbers["linear: mean cosine"] == pytest.approx(row.loc[("linear", depth), "mean_cosine"], abs=1e-12)
     points = fig.frames[1].layers[0][1]
     assert np.all(np.hypot(points.x, points.y) <= 1 + 1e-3)  # unit rows projected on an orthonormal plane
+
+
+def test_line_explorer_draws_each_series_per_slider_value_over_a_reference():
+    import pandas as pd
+
+    rows = [{"lam": lam, "method": m, "r": r, "rate": (r * (1 - lam / 2) if m == "a" else r) / 10}
+            for lam in (0.0, 1.0) for m in ("a", "b") for r in (1.0, 2.0)]
+    numbers = pd.DataFrame({"a at r=2": [0.2, 0.1]}, index=[0.0, 1.0])
+    fig = line_explorer(pd.DataFrame(rows), slider="lam", x="r", y="rate", series="method", scale=100,
+                        colors={"a": "#D55E00", "b": "#009E73"}, numbers=numbers, baseline=0.0, xlabel="r",
+                        ylabel="rate (%)", title="t", alt="t")
+    last = fig.frames[1].layers[0]
+    assert [layer.name for layer in last] == ["a", "b", "every method at lam = 0"]  # a and b coincide at 0
+    assert list(last[0].y) == [5.0, 10.0] and list(last[2].y) == [10.0, 20.0]
+    assert fig.frames[1].numbers == {"a at r=2": 0.1}
+    assert audit_spec(fig.spec()) == []
+    with pytest.raises(ValueError, match="no colour"):
+        line_explorer(pd.DataFrame(rows), slider="lam", x="r", y="rate", series="method", colors={"a": "#000"},
+                      xlabel="r", ylabel="y", title="t", alt="t")
+
+
+def test_training_explorer_takes_each_epoch_of_each_run():
+    def history(gaps):
+        return {"plane": [{"gap": g, "paired_cosine": g / 2, "image": [[0.5, 0.1]] * 3, "text": [[-0.5, 0.0]] * 3}
+                          for g in gaps]}
+
+    fig = training_explorer({"cold run": history([1.2, 1.0, 0.9]), "warm run": history([1.2, 0.5, 0.2])},
+                            short={"cold run": "cold"})
+    assert [f.name for f in fig.frames] == ["0", "1", "2"] and fig.titles == ["cold run", "warm run"]
+    assert fig.frames[2].numbers == {"cold: gap": 0.9, "cold: paired cosine": 0.45, "warm run: gap": 0.2,
+                                     "warm run: paired cosine": 0.1}
+    with pytest.raises(ValueError, match="equal length"):
+        training_explorer({"a": history([1.0, 0.5]), "b": history([1.0])})
+    with pytest.raises(ValueError, match="plane"):
+        training_explorer({"a": {"gap": [1.0]}})

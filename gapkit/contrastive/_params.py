@@ -11,4 +11,4 @@ _POS_REAL = [Interval(Real, 0, None, closed="neither")]
 TEXT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
 _TEXT_DIM = 384
 #: Bumped whenever the architecture or training loop changes, so stale cached weights are never reused.
-_VERSION = "mini-clip-v1"
+_VERSION = "mini-clip-v2"  # v2: history["plane"], the tracked pairs in the gap plane per epoch

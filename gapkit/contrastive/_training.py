@@ -46,18 +46,41 @@ def init_mini_clip(
     return MiniCLIP(cfg, device, dataset_name=getattr(dataset, "name", "") or "")
 
 
-def _track(model: MiniCLIP, x, feats, idx: np.ndarray) -> tuple[float, float]:
-    """Centroid gap and paired cosine on a fixed subsample (≤ 512 pairs): the per-epoch trajectory."""
+#: Pairs of the tracked subsample whose positions ``history["plane"]`` records at every epoch.
+PLANE_PAIRS = 128
+
+
+def _track(model: MiniCLIP, x, feats, idx: np.ndarray, plane: list[dict[str, Any]] | None = None
+           ) -> tuple[float, float]:
+    """Centroid gap and paired cosine on a fixed subsample (≤ 512 pairs): the per-epoch trajectory.
+
+    With ``plane``, also appends the first :data:`PLANE_PAIRS` tracked pairs' unit rows in the
+    model's own gap plane (:func:`gapkit.shift.gap_plane`: Δ horizontal, the main spread orthogonal
+    to it vertical, its sign fixed by the first image), with the gap and paired cosine: chapter 2's
+    explorable figure of training.
+    """
     import torch
 
-    from ..geometry import centroid_gap, paired_cosine
+    from ..geometry import centroid_gap, gap_vector, paired_cosine
 
     with torch.no_grad():
         model.image_tower.eval()
         model.text_head.eval()
         v = model._forward_images(x[idx]).float().cpu().numpy()
         t = model._forward_text_features(feats[idx]).float().cpu().numpy()
-    return centroid_gap(v, t), paired_cosine(v, t)
+    gap, cosine = centroid_gap(v, t), paired_cosine(v, t)
+    if plane is not None:
+        from .._validation import l2_normalize
+        from ..shift import gap_plane
+
+        basis = gap_plane(gap_vector(v, t), v, t)
+        uv, ut = (l2_normalize(a, dtype=np.float64)[:PLANE_PAIRS] @ basis for a in (v, t))
+        if uv[0, 1] < 0:
+            uv[:, 1] *= -1
+            ut[:, 1] *= -1
+        plane.append({"gap": gap, "paired_cosine": cosine, "image": np.round(uv, 4).tolist(),
+                      "text": np.round(ut, 4).tolist()})
+    return gap, cosine
 
 
 def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: bool,
@@ -75,6 +98,8 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
                                "dataset": dataset.name, "dataset_fingerprint": fp}
     track = np.sort(np.random.default_rng(0).choice(n, size=min(n, 512), replace=False))
     init = _evaluate(model, x, feats, texts)
+    history["plane"] = []  # epoch 0 (initialisation), 1, 2, ...: see _track
+    _track(model, x, feats, track, history["plane"])
     history.update({f"{k}_init": v for k, v in init.items() if k != "retrieval_chance"})
     history["retrieval_chance"] = init["retrieval_chance"]
 
@@ -123,7 +148,7 @@ def _fit(model: MiniCLIP, dataset: Any, cfg: MiniCLIPConfig, fp: str, verbose: b
             count += len(idx)
         history["loss"].append(total / max(count, 1))
         history["temperature"].append(model.temperature)
-        g, c = _track(model, x, feats, track)
+        g, c = _track(model, x, feats, track, history["plane"])
         history["gap"].append(g)
         history["paired_cosine"].append(c)
         if verbose and (epoch % max(1, cfg.epochs // 5) == 0 or epoch == cfg.epochs - 1):
@@ -203,7 +228,9 @@ def train_mini_clip(
     -------
     MiniCLIP
         With ``history`` filled (loss per epoch; gap, paired cosine and
-        retrieval at initialisation and after training, on the training pairs).
+        retrieval at initialisation and after training, on the training pairs;
+        ``history["plane"]``: 128 training pairs in the model's gap plane at
+        initialisation and after every epoch, for chapter 2's explorable figure).
 
     Chapter 2.
     """

@@ -3,7 +3,7 @@
 Every frame is computed in Python with gapkit; the browser only switches between precomputed
 frames, so the figure needs no kernel. One :class:`Explorable` is one slider (λ, depth, epoch,
 noise) over one or more panels of points and lines, and a box of numbers (the centroid gap,
-retrieval, ...) that updates with the slider. Chapters 1, 4 and 6.
+retrieval, ...) that updates with the slider. Chapters 1, 2, 4 and 6.
 
 Where it shows:
 
@@ -18,9 +18,10 @@ Where it shows:
 Modules: ``_figure`` (the figure and its audit), ``_builders`` (the book's figures).
 """
 
-from ._builders import LAMBDA_NUMBERS, depth_explorer, lambda_explorer, line_explorer
+from ._builders import LAMBDA_NUMBERS, depth_explorer, lambda_explorer, line_explorer, training_explorer
 from ._figure import (MAX_HTML_BYTES, PLOTLY_STATIC, SITE_ENV, Explorable, ExplorableError, Frame, Layer,
                       audit_spec)
 
 __all__ = ["Layer", "Frame", "Explorable", "ExplorableError", "audit_spec", "SITE_ENV", "PLOTLY_STATIC",
-           "MAX_HTML_BYTES", "lambda_explorer", "depth_explorer", "line_explorer", "LAMBDA_NUMBERS"]
+           "MAX_HTML_BYTES", "lambda_explorer", "depth_explorer", "line_explorer", "training_explorer",
+           "LAMBDA_NUMBERS"]

@@ -1,4 +1,4 @@
-"""The book's explorable figures, each built from gapkit's own computations (chapters 1, 4 and 6)."""
+"""The book's explorable figures, each built from gapkit's own computations (chapters 1, 2, 4 and 6)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .._validation import as_matrix, as_paired, l2_normalize
 from ..plotting import COLORS, MODALITY_COLORS
 from ._figure import Explorable, Frame, Layer
 
-__all__ = ["lambda_explorer", "depth_explorer", "line_explorer", "LAMBDA_NUMBERS"]
+__all__ = ["lambda_explorer", "depth_explorer", "line_explorer", "training_explorer", "LAMBDA_NUMBERS"]
 
 #: The numbers beside chapter 4's λ explorer: label -> column of :func:`gapkit.shift.lambda_metrics`.
 LAMBDA_NUMBERS: dict[str, str] = {
@@ -212,3 +212,54 @@ def line_explorer(curves: Any, *, slider: str, x: str, y: str, series: str, colo
                       xrange=(float(xs.min() - pad_x), float(xs.max() + pad_x)),
                       yrange=(0.0, float(ys.max() * 1.05 or 1.0)), formats=formats, alt=alt,
                       numbers_title=numbers_title)
+
+
+def training_explorer(histories: dict[str, dict[str, Any]], *, short: dict[str, str] | None = None,
+                      max_points: int | None = 128) -> Explorable:
+    """Chapter 2's training explorer: the two modalities at every epoch, one panel per training run.
+
+    Parameters
+    ----------
+    histories : dict of str to dict
+        Panel title -> a mini-clip's ``history`` (:func:`gapkit.contrastive.train_mini_clip`), whose
+        ``"plane"`` holds the tracked pairs in the model's own gap plane at initialisation (epoch 0)
+        and after every epoch, with their centroid gap and paired cosine. Every run needs the same
+        number of epochs.
+    short : dict of str to str, optional
+        A short name per panel title for the numbers beside the picture (``"cold"``; default the title).
+    max_points : int or None
+        Pairs drawn per modality (the first ones of the record).
+    """
+    short = dict(short or {})
+    planes = {}
+    for title, history in histories.items():
+        plane = history.get("plane")
+        if not plane:
+            raise ValueError(f"training_explorer: {title!r} has no history['plane']; train it with gapkit >= this "
+                             "version (the cache is keyed by version, so a new run records it).")
+        planes[title] = plane
+    counts = {len(p) for p in planes.values()}
+    if len(counts) != 1:
+        raise ValueError(f"training_explorer: the runs recorded {sorted(counts)} epochs; compare runs of equal length.")
+    k = slice(None, max_points)
+    frames = []
+    for epoch in range(counts.pop()):
+        layers, numbers = [], {}
+        for title, plane in planes.items():
+            rec = plane[epoch]
+            panel = []
+            for modality in ("image", "text"):
+                xy = np.asarray(rec[modality], dtype=float)[k]
+                panel.append(Layer(f"{modality}s", xy[:, 0], xy[:, 1], MODALITY_COLORS[modality], size=5, opacity=0.5))
+            layers.append(panel)
+            numbers[f"{short.get(title, title)}: gap"] = float(rec["gap"])
+            numbers[f"{short.get(title, title)}: paired cosine"] = float(rec["paired_cosine"])
+        frames.append(Frame(float(epoch), layers, numbers, label=str(epoch)))
+    return Explorable(
+        frames, parameter="epoch", titles=list(planes), xlabel="along the model's own Δ",
+        ylabel="main spread, orthogonal to Δ", xrange=(-1.05, 1.05), yrange=(-1.05, 1.05), equal_aspect=True,
+        numbers_title="Training pairs", active=0,
+        alt=("Training images (blue) and captions (orange) of two mini-CLIP runs, at a cold and a warm temperature, "
+             "projected on each model's gap direction and main spread; a slider moves through the epochs of "
+             "training, from the random initialisation to the end."),
+    )
