@@ -1,9 +1,11 @@
 """Student versions of the chapters: solutions removed, code exercises stubbed.
 
 ``python scripts/book.py student``          write ``student/<chapter>.md`` for every chapter
-``python scripts/book.py student --check``  fail if ``student/`` is out of date, then execute each
-                                            student copy (CI profile) and require that the only
-                                            errors are the ``NotImplementedError`` stubs
+``python scripts/book.py student --check``  fail if ``student/`` is out of date, or if a copy would
+                                            run differently from its chapter (:func:`static_problems`:
+                                            the chapter's own cells but the stubs, and no later cell
+                                            that needs a solution). The copies themselves run in the
+                                            Colab simulation, up to their first stub.
 
 A solution written as a plain ``{solution}`` directive (prose only) is dropped, and so is an
 answer given as an admonition (``{admonition} Short answer``, any title starting with "Short
@@ -19,14 +21,11 @@ import re
 import sys
 from pathlib import Path
 
-from _common import ROOT, atomic_write_text, ipc_kernel_manager, notebook_chapters, to_notebook
+from _common import ROOT, atomic_write_text, notebook_chapters, to_notebook
 
 STUDENT = ROOT / "student"
 STUB_TAG = "student-stub"
 CHECK_TAG = "exercise-check"  # a code exercise's check cell (gapkit.exercises.check), kept in the student copy
-# what a check cell may raise in a student copy before the student has answered: the answer's name is
-# not defined yet (NameError), or a variable of that name holds something else (ExerciseCheckError)
-UNANSWERED = {"NameError", "ExerciseCheckError"}
 
 _GATED = re.compile(
     r"(?P<fence>`{3,}|:{3,})\{solution-start\}\s*(?P<label>[\w-]+)[^\n]*\n.*?"
@@ -95,36 +94,86 @@ def out_of_sync() -> list[str]:
     return problems
 
 
-def execute_until_stubs(path: Path, profile: str = "ci") -> list[str]:
-    """Execute a student copy; return problems (errors other than the exercise stubs)."""
-    import nbformat
-    from nbclient import NotebookClient
+def _names(source: str) -> tuple[set[str], set[str], set[str]]:
+    """(stored, loaded, mutated) top-level names of one cell (IPython magics turned into Python first).
 
-    nb = to_notebook(path)
-    # papermill-style parameter injection, kept simple: override PROFILE after the parameters cell
-    for i, cell in enumerate(nb.cells):
-        if "parameters" in cell.metadata.get("tags", []):
-            nb.cells.insert(i + 1, nbformat.v4.new_code_cell(f'PROFILE = "{profile}"'))
+    ``mutated`` holds names whose item or attribute the cell assigns (``d[k] = v``, ``m.x = 1``) or
+    that it changes in place (``x += 1`` of a name it did not define), side effects a later cell may
+    rely on.
+    """
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    stored, loaded, mutated = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (stored if isinstance(node.ctx, (ast.Store, ast.Del)) else loaded).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stored.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stored.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            base = node.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                mutated.add(base.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            mutated.add(node.target.id)
+    return stored, loaded, mutated
+
+
+def static_problems(chapter: Path, copy: Path) -> list[str]:
+    """Why a student copy would run differently from its chapter, found without running it.
+
+    ``book.py execute`` runs the chapter's cells and the Colab simulation runs the published student
+    copy up to its first stub, so running the copy once more (as ``--check`` did) only re-checked two
+    facts, checked here on the source instead:
+
+    1. every code cell of the copy is the chapter's own cell, in the chapter's order, except the
+       stubs, each standing where the chapter has its solution's cells;
+    2. no cell after a solution (exercise-check cells aside: they exist to read the answer) uses a
+       name that only the solution's cells define, or that a solution's cell changes in place.
+    """
+    import builtins
+
+    def code(path: Path) -> list[tuple[str, list[str]]]:
+        return [(c.source, c.metadata.get("tags", [])) for c in to_notebook(path).cells if c.cell_type == "code"]
+
+    ours, theirs = code(chapter), code(copy)
+    problems, defined, from_solution = [], set(dir(builtins)) | {"display", "get_ipython"}, {}
+    i = 0  # the next chapter cell to match
+    for j, (source, tags) in enumerate(theirs):
+        where = f"student/{copy.name} code cell {j + 1}"
+        if STUB_TAG in tags:
+            # the chapter's cells from here to the next cell the copy keeps are this stub's solution
+            following = next((s for s, t in theirs[j + 1:] if STUB_TAG not in t), None)
+            start = i
+            while i < len(ours) and ours[i][0] != following:
+                i += 1
+            if i == start:
+                problems.append(f"{where}: a stub where the chapter has no solution cell")
+            for source_sol, _ in ours[start:i]:
+                stored, _, mutated = _names(source_sol)
+                for name in stored - defined:
+                    from_solution[name] = "defines"
+                for name in mutated & defined:
+                    from_solution[name] = "changes"
+            continue
+        if i >= len(ours) or ours[i][0] != source:
+            problems.append(f"{where} is not the chapter's next cell: run `make student` and commit student/")
             break
-    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=600,
-                            kernel_manager_class=ipc_kernel_manager(),
-                            resources={"metadata": {"path": str(ROOT / "chapters")}})
-    client.execute()
-    problems, stubs = [], 0
-    for idx, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") != "error":
-                continue
-            tags = cell.metadata.get("tags", [])
-            if STUB_TAG in tags and out.get("ename") == "NotImplementedError":
-                stubs += 1
-            elif CHECK_TAG in tags and out.get("ename") in UNANSWERED:
-                continue
-            else:
-                problems.append(f"{path.name}: cell {idx} raised {out.get('ename')}: {out.get('evalue')}")
-    expected = sum(STUB_TAG in c.metadata.get("tags", []) for c in nb.cells)
-    if stubs != expected:
-        problems.append(f"{path.name}: {expected} stubs but {stubs} raised NotImplementedError")
+        i += 1
+        stored, loaded, _ = _names(source)
+        if CHECK_TAG not in tags:
+            for name in sorted((loaded - stored) & set(from_solution)):
+                problems.append(f"{where} uses {name!r}, which only an exercise's solution "
+                                f"{from_solution[name]}: a student without that solution cannot run it")
+        defined |= stored
+        for name in stored:
+            from_solution.pop(name, None)
     return problems
 
 
@@ -138,11 +187,10 @@ def main(args: argparse.Namespace) -> int:
         print("\n".join(problems), file=sys.stderr)
         print("Run: make student (or python scripts/book.py student) and commit student/.", file=sys.stderr)
         return 1
-    for path in sorted(STUDENT.glob("*.md")):
-        print(f"[student] executing {path.relative_to(ROOT)} up to its stubs ...", flush=True)
-        found = execute_until_stubs(path)
+    for chapter in notebook_chapters():
+        found = static_problems(chapter, STUDENT / chapter.name)
         problems += found
-        print(f"[student] {path.name}: {'ok' if not found else 'FAILED'}", flush=True)
+        print(f"[student] {chapter.name}: {'ok' if not found else 'FAILED'}", flush=True)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1

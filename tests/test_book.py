@@ -209,3 +209,71 @@ def test_a_figure_audit_warning_in_a_cell_output_is_a_build_fault():
     assert book.figure_audit_faults(nb) == ["cell 3: FigureAuditWarning: figure: panel 1: the x axis holds whole numbers only"]
     nb.cells = [ok]
     assert book.figure_audit_faults(nb) == []
+
+
+def _solution_chapter(after: str) -> str:
+    return HEADER + textwrap.dedent(
+        """\
+        ```{code-cell} ipython3
+        models = {"a": 1}
+        ```
+
+        ```{exercise}
+        :label: ex-b
+        Code exercise.
+        ```
+
+        ```{solution-start} ex-b
+        :class: dropdown
+        ```
+
+        ```{code-cell} ipython3
+        secret = 6 * 7
+        models["b"] = secret
+        ```
+
+        ```{solution-end}
+        ```
+
+        ```{code-cell} ipython3
+        :tags: [exercise-check]
+        check("ex-b", secret)
+        ```
+
+        ```{code-cell} ipython3
+        AFTER
+        ```
+        """
+    ).replace("AFTER", after)
+
+
+@pytest.mark.parametrize("after, problem", [
+    ("print(models['a'] + 1)", "uses 'models', which only an exercise's solution changes"),
+    ("print(secret)", "uses 'secret', which only an exercise's solution defines"),
+    ("secret = 1\nprint(secret)", None),  # defined again before use: independent of the solution
+    ("print(len([m for m in range(3)]))", None),
+])
+def test_the_static_check_finds_a_cell_that_needs_a_solution(tmp_path, after, problem):
+    chapter = tmp_path / "ch.md"
+    chapter.write_text(_solution_chapter(after))
+    copy = tmp_path / "student" / "ch.md"
+    copy.parent.mkdir()
+    copy.write_text(student.student_text(chapter.read_text()))
+    found = student.static_problems(chapter, copy)
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0] and "code cell 4" in found[0]
+
+
+def test_the_static_check_finds_a_copy_that_is_not_the_chapter(tmp_path):
+    chapter = tmp_path / "ch.md"
+    chapter.write_text(_solution_chapter("print(1)"))
+    copy = tmp_path / "copy.md"
+    copy.write_text(student.student_text(chapter.read_text()).replace("print(1)", "print(2)"))
+    assert "is not the chapter's next cell" in " ".join(student.static_problems(chapter, copy))
+
+
+def test_every_student_copy_runs_like_its_chapter():
+    problems = [p for ch in book.notebook_chapters() for p in student.static_problems(ch, student.STUDENT / ch.name)]
+    assert problems == []
