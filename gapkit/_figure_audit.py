@@ -12,7 +12,9 @@
   longer tell which band is which. A band with an outline (:func:`gapkit.plotting.band`) keeps its
   edges legible.
 
-:func:`audit_figure` returns the faults as sentences. :func:`gapkit.plotting.use_style` tracks every
+:func:`audit_figure` returns the faults as sentences; :func:`audit_plotly_spec` does the same for the
+explorable figures' plotly specifications (an axis without a title, a trace hidden under another in
+every frame), and :meth:`gapkit.explorable.Explorable.show` refuses a figure with a fault. :func:`gapkit.plotting.use_style` tracks every
 figure a chapter creates and audits it after its cell has run (a :class:`FigureAuditWarning` in the
 cell's output); the book build fails a chapter whose output holds one, naming the cell.
 """
@@ -20,11 +22,11 @@ cell's output); the book build fails a chapter whose output holds one, naming th
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["FigureAuditWarning", "audit_figure", "track_figure", "audit_tracked_figures"]
+__all__ = ["FigureAuditWarning", "audit_figure", "audit_plotly_spec", "track_figure", "audit_tracked_figures"]
 
 #: two points closer than this fraction of the panel's y range are drawn on top of each other ...
 HIDDEN_LINE_TOL = 1e-2
@@ -228,3 +230,36 @@ def audit_tracked_figures(*_: Any) -> list[str]:
             warnings.warn(msg, FigureAuditWarning, stacklevel=2)
             faults.append(msg)
     return faults
+
+
+def audit_plotly_spec(spec: Mapping[str, Any]) -> list[str]:
+    """The same audit for a plotly figure (:mod:`gapkit.explorable`): its faults as sentences, empty when none.
+
+    Every axis with data needs a title, and no trace may be hidden under another: two traces of the
+    same kind in the same panel with the same coordinates in every frame and an opaque style would
+    show as one. The matplotlib figures get the same checks from :func:`gapkit.plotting.audit_figure`.
+    """
+    problems = []
+    layout = spec.get("layout", {})
+    data = list(spec.get("data", []))
+    used = {(t.get("xaxis", "x"), t.get("yaxis", "y")) for t in data}
+    for xa, ya in sorted(used):
+        for name, key in ((xa, "xaxis" + xa[1:]), (ya, "yaxis" + ya[1:])):
+            title = (layout.get(key) or {}).get("title") or {}
+            text = title.get("text", "") if isinstance(title, Mapping) else str(title)
+            # a y axis that matches the first one (shared, its ticks hidden) is titled by that one
+            if not str(text).strip() and not (layout.get(key) or {}).get("matches"):
+                problems.append(f"axis {name} has no title")
+    frames = [[(t.get("x"), t.get("y")) for t in f.get("data", [])] for f in spec.get("frames", [])]
+    frames = frames or [[(t.get("x"), t.get("y")) for t in data]]
+    for i, a in enumerate(data):
+        for j in range(i + 1, len(data)):
+            b = data[j]
+            if (a.get("xaxis", "x"), a.get("yaxis", "y")) != (b.get("xaxis", "x"), b.get("yaxis", "y")):
+                continue
+            if a.get("mode") != b.get("mode"):
+                continue
+            if all(f[i] == f[j] for f in frames if len(f) > j):
+                problems.append(f"trace {b.get('name', j)!r} lies exactly on trace {a.get('name', i)!r} in every "
+                                "frame: one hides the other")
+    return problems

@@ -134,6 +134,7 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                     tags.append("remove-cell")
             record.update(exe.metadata.get("gapbook", {}))
             record.update(profile_from_outputs(exe))
+            present_for_page(exe)
             record["figures"] = count_figures(exe)
             audit = figure_audit_faults(exe)
             if record["result"] == "ok" and audit:
@@ -146,6 +147,65 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
             if record["result"] == "ok":
                 atomic_write_text(out, nbformat.writes(exe))
     return record
+
+
+def _is_glue(stmt) -> bool:
+    """A statement that only glues values for the prose: ``glue(...)``, or a loop of nothing else."""
+    import ast
+
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        return isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "glue"
+    if isinstance(stmt, (ast.For, ast.If)) and not getattr(stmt, "orelse", None):
+        return all(_is_glue(s) for s in stmt.body)
+    return False
+
+
+def without_glue(source: str) -> str:
+    """``source`` without its top-level statements that only glue values (what the page shows of a cell)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: shown as they are
+        return source
+    drop = set()
+    for stmt in tree.body:
+        if _is_glue(stmt):
+            drop.update(range(stmt.lineno - 1, stmt.end_lineno))
+    if not drop:
+        return source
+    lines = [line for i, line in enumerate(source.splitlines()) if i not in drop]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def present_for_page(nb) -> None:
+    """Fold what a reader of the web page does not need first; the published notebooks keep it all.
+
+    - The setup cell (the first code cell after the ``parameters`` cell: imports, profile, data) and
+      its provenance print-out are folded behind *Show code cell source* / *outputs* toggles
+      (``hide-input``, ``hide-output``), as QuantEcon's lectures fold theirs.
+    - Lines that only glue values for the prose are left out of the code the page shows; a cell
+      with nothing else is shown by its outputs alone (``remove-input``).
+    """
+    cells = nb.cells
+    params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
+    if params is not None:
+        setup = next((c for c in cells[params + 1:] if c.cell_type == "code"
+                      and "injected-parameters" not in c.metadata.get("tags", [])), None)
+        if setup is not None:
+            tags = setup.metadata.setdefault("tags", [])
+            tags += [t for t in ("hide-input", "hide-output") if t not in tags]
+    for cell in cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or {"remove-cell", "remove-input"} & set(tags):
+            continue
+        shown = without_glue(cell.source)
+        if shown == cell.source:
+            continue
+        if not re.sub(r"#[^\n]*", "", shown).strip():
+            cell.metadata.setdefault("tags", []).append("remove-input")
+        else:
+            cell.source = shown
 
 
 def figure_audit_faults(nb) -> list[str]:

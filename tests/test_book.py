@@ -277,3 +277,24 @@ def test_the_static_check_finds_a_copy_that_is_not_the_chapter(tmp_path):
 def test_every_student_copy_runs_like_its_chapter():
     problems = [p for ch in book.notebook_chapters() for p in student.static_problems(ch, student.STUDENT / ch.name)]
     assert problems == []
+
+
+def test_the_page_leaves_out_glue_only_lines_and_folds_the_setup_cell():
+    import nbformat
+
+    assert book.without_glue('x = 1\nglue("a", x, display=False)\nfor k in (1, 2):\n    glue(f"b{k}", k)\n'
+                             'print(x)\nglue("c",\n     x)\n') == "x = 1\nprint(x)"
+    assert book.without_glue("%time x = 1\nglue('a', 1)") == "%time x = 1\nglue('a', 1)"  # magics: as they are
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('PROFILE = "auto"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('PROFILE = "ci"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("import gapkit\nprofile = gapkit.resolve_profile(PROFILE)"),
+        nbformat.v4.new_code_cell('glue("n", 3, display=False)  # for the prose'),
+        nbformat.v4.new_code_cell('y = 2\nglue("y", y, display=False)'),
+        nbformat.v4.new_code_cell('glue("z", 1)', metadata={"tags": ["remove-cell"]}),
+    ])
+    book.present_for_page(nb)
+    assert nb.cells[2].metadata["tags"] == ["hide-input", "hide-output"]
+    assert nb.cells[3].metadata["tags"] == ["remove-input"]
+    assert nb.cells[4].source == "y = 2" and "tags" not in nb.cells[4].metadata
+    assert nb.cells[5].source == 'glue("z", 1)'  # removed from the page anyway

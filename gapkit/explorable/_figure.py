@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._figure_audit import audit_plotly_spec as audit_spec
 from ..plotting import MAX_WIDTH_IN
 
 __all__ = ["Layer", "Frame", "Explorable", "SITE_ENV", "PLOTLY_STATIC", "MAX_HTML_BYTES", "audit_spec",
@@ -483,35 +484,3 @@ style="width:100%;height:{spec['layout']['height']}px"></div>
             return
         fig.show()
 
-
-def audit_spec(spec: Mapping[str, Any]) -> list[str]:
-    """Problems (empty when none) of a plotly figure specification, as the book's figure audit sees them.
-
-    Every axis with data needs a title, and no trace may be hidden under another: two traces of the
-    same kind in the same panel with the same coordinates in every frame and an opaque style would
-    show as one. The matplotlib figures get the same checks from :func:`gapkit.plotting.audit_figure`.
-    """
-    problems = []
-    layout = spec.get("layout", {})
-    data = list(spec.get("data", []))
-    used = {(t.get("xaxis", "x"), t.get("yaxis", "y")) for t in data}
-    for xa, ya in sorted(used):
-        for name, key in ((xa, "xaxis" + xa[1:]), (ya, "yaxis" + ya[1:])):
-            title = (layout.get(key) or {}).get("title") or {}
-            text = title.get("text", "") if isinstance(title, Mapping) else str(title)
-            # a y axis that matches the first one (shared, its ticks hidden) is titled by that one
-            if not str(text).strip() and not (layout.get(key) or {}).get("matches"):
-                problems.append(f"axis {name} has no title")
-    frames = [[(t.get("x"), t.get("y")) for t in f.get("data", [])] for f in spec.get("frames", [])]
-    frames = frames or [[(t.get("x"), t.get("y")) for t in data]]
-    for i, a in enumerate(data):
-        for j in range(i + 1, len(data)):
-            b = data[j]
-            if (a.get("xaxis", "x"), a.get("yaxis", "y")) != (b.get("xaxis", "x"), b.get("yaxis", "y")):
-                continue
-            if a.get("mode") != b.get("mode"):
-                continue
-            if all(f[i] == f[j] for f in frames if len(f) > j):
-                problems.append(f"trace {b.get('name', j)!r} lies exactly on trace {a.get('name', i)!r} in every "
-                                "frame: one hides the other")
-    return problems
