@@ -186,7 +186,12 @@ def present_for_page(nb) -> None:
       (``hide-input``, ``hide-output``), as QuantEcon's lectures fold theirs.
     - Lines that only glue values for the prose are left out of the code the page shows; a cell
       with nothing else is shown by its outputs alone (``remove-input``).
+    - Saved ipywidgets state is dropped (the widgets' outputs are not on the page; myst-nb would load
+      their JavaScript from a CDN).
     """
+    # a widget's output is left out of the page, and its saved state would make myst-nb load the
+    # widget manager from a CDN: the page must work with the network off
+    nb.metadata.pop("widgets", None)
     cells = nb.cells
     params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
     if params is not None:

@@ -190,7 +190,8 @@ const state = () => Array.from(document.querySelectorAll('.gapbook-explorable'))
           expected: JSON.parse(box.getAttribute('data-numbers') || '{}'),
           glued: JSON.parse(box.getAttribute('data-glued') || '{}'),
           formats: JSON.parse(box.getAttribute('data-formats') || '{}'),
-          points: plot && plot.data ? plot.data.map(t => (t.x || []).slice(0, 5).join(',')).join('|') : ''};
+          frames: JSON.parse(box.getAttribute('data-frames') || '[]'),
+          points: plot && plot.data ? plot.data.map(t => [(t.x || []).slice(0, 5), (t.y || []).slice(0, 5)].join(';')).join('|') : ''};
 });
 const wait = () => {
   const figs = state();
@@ -254,7 +255,7 @@ def check_explorables(html_dir: Path, glued: dict[str, dict[str, float]], driver
                 rail = box.find_element(By.CSS_SELECTOR, ".slider-rail-rect")
                 ActionChains(driver).click_and_hold(grip).move_to_element_with_offset(
                     rail, rail.size["width"] // 2 - 1, 0).release().perform()
-                last = list(fig["expected"])[-1]
+                last = fig["frames"][-1]
                 after = fig
                 for _ in range(50):
                     time.sleep(0.1)
@@ -294,7 +295,8 @@ def glued_values(notebook: Path) -> dict[str, float]:
     for cell in json.loads(Path(notebook).read_text()).get("cells", []):
         for output in cell.get("outputs", []):
             meta = output.get("metadata", {}).get("scrapbook", {})
-            text = output.get("data", {}).get("text/plain")
+            data = output.get("data", {})
+            text = data.get(meta.get("mime_prefix", "") + "text/plain", data.get("text/plain"))
             if meta.get("name") and text is not None:
                 text = "".join(text) if isinstance(text, list) else text
                 try:

@@ -417,7 +417,8 @@ class Explorable:
         glued = json.dumps(self.glued, ensure_ascii=False)
         formats = json.dumps({k: self.formats.get(k, ".3f") for k in self.frames[0].numbers}, ensure_ascii=False)
         text = f"""<div class="gapbook-explorable" id="{div_id}-box" data-parameter="{html.escape(self.parameter)}" \
-data-numbers="{html.escape(expect)}" data-glued="{html.escape(glued)}" data-formats="{html.escape(formats)}">
+data-numbers="{html.escape(expect)}" data-glued="{html.escape(glued)}" data-formats="{html.escape(formats)}" \
+data-frames="{html.escape(json.dumps([f.name for f in self.frames], ensure_ascii=False))}">
 <img class="gapbook-explorable-still" src="data:image/png;base64,{png}" alt="{html.escape(self.alt)}" \
 style="max-width:100%">
 <div id="{div_id}" class="gapbook-explorable-plot" role="img" aria-label="{html.escape(self.alt)}" \
