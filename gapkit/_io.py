@@ -159,7 +159,7 @@ def read_checked(path: str | os.PathLike[str], load: Callable[[Path], Any], *, w
     path = Path(path)
     try:
         return load(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a miss, also below a cache root that is a file (the write warns)
         return None
     except Exception as exc:  # noqa: BLE001 - every way a file can be bad
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no details'}"

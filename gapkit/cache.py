@@ -43,7 +43,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -79,16 +81,24 @@ def default_cache_dir() -> Path:
     return cache_root("embeddings")
 
 
-def _canonical(obj: Any) -> Any:
-    """JSON-ready, canonical form of a key part (tuples → lists, numpy scalars → Python, paths → str)."""
+def _canonical(obj: Any, where: str = "part") -> Any:
+    """JSON-ready, canonical form of a key part (tuples → lists, numpy scalars → Python, paths → str).
+
+    ``where`` names the part in errors (``"weights[2]"``): a NaN or infinite number has no canonical
+    JSON form (NaN ≠ NaN, so two equal calls could never agree on a key), so it raises naming the part.
+    """
     if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): _canonical(v, f"{where}[{k!r}]")
+                for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"cache key part {where} is {obj!r}, which has no canonical form (NaN != NaN); "
+                         "pass a finite number, or None (or a string such as 'nan') for a missing value")
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     raise TypeError(f"cache key parts must be JSON-like (str, numbers, lists, dicts), got {type(obj).__name__}")
@@ -106,7 +116,7 @@ def cache_key(**parts: Any) -> str:
     ...     split="test", weights="956a3a511322bc5e", model="clip-vit-b32")
     True
     """
-    text = json.dumps(_canonical(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    text = json.dumps({k: _canonical(v, k) for k, v in parts.items()}, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -287,7 +297,10 @@ class EmbeddingCache:
             arr, meta = _read_entry(path)
         except (FileNotFoundError, NotADirectoryError):  # a miss (or a cache path that is a file: put() says so)
             return None
-        except (PermissionError, IsADirectoryError) as exc:
+        except IsADirectoryError:
+            self._warn(path, "a directory stands where the entry's file should be; put() replaces it")
+            return None
+        except PermissionError as exc:
             warnings.warn(f"embedding cache file {path} cannot be read ({type(exc).__name__}: {exc}); treating it as "
                           "a miss", CacheUnavailableWarning, stacklevel=2)
             return None
@@ -328,6 +341,8 @@ class EmbeddingCache:
         path = self.path(key)
         if not self._swept:
             self.sweep()
+        self._writable(path)
+        sweep_stale_temps(path.parent)  # every write cleans its folder of killed writers' temporaries
         arr = np.ascontiguousarray(np.asarray(array))
         if arr.dtype == object:
             raise TypeError("only numeric arrays can be cached")
@@ -344,6 +359,17 @@ class EmbeddingCache:
             np.savez(f, embeddings=arr, meta=np.array(json.dumps(record, sort_keys=True)))
         return path
 
+    def _writable(self, path: Path) -> None:
+        """Make ``path`` writable as an entry: a clear error for a root that is a file; a directory squatting
+        on the entry's name (never one of ours: entries are files) is removed so that the entry is repaired."""
+        for folder in (self.root, path.parent):
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(
+                    f"the embedding cache folder {folder} is a file, so nothing can be cached there; point "
+                    "GAPKIT_CACHE (or EmbeddingCache(root)) at a folder, or move the file away")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+
     def delete(self, key: str) -> bool:
         """Remove ``key``'s file; True if there was one."""
         try:
@@ -356,7 +382,8 @@ class EmbeddingCache:
         """Every key stored (sorted)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.stem for p in self.root.glob("??/*.npz"))
+        self.sweep()  # listing the folder cleans it of killed writers' temporaries, every time
+        return sorted(p.stem for p in self.root.glob("??/*.npz") if p.is_file())
 
 
 # ----------------------------------------------------------------------------------------------

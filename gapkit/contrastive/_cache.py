@@ -18,7 +18,20 @@ from .._io import cache_root
 def cache_dir(sub: str = "mini-clip") -> Path:
     """Folder for cached weights/features: ``$GAPKIT_CACHE/<sub>``, else the user cache (platformdirs)."""
     path = cache_root(sub)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # the root (GAPKIT_CACHE) or the folder itself is a file
+        raise NotADirectoryError(
+            f"mini-clip's cache folder {path} cannot be made: {_first_file(path)} is a file; point GAPKIT_CACHE "
+            "at a folder, or move the file away (mini-clip itself trains without a cache, with a warning)") from None
+    return path
+
+
+def _first_file(path: Path) -> Path:
+    """The first component of ``path`` that exists and is not a folder."""
+    for p in reversed([path, *path.parents]):
+        if p.exists() and not p.is_dir():
+            return p
     return path
 
 

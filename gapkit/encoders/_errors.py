@@ -148,6 +148,14 @@ def _bad_checkpoint_file(path: str | os.PathLike) -> tuple[Path, str] | None:
     return None
 
 
+def _wrong_weights(exc: BaseException) -> bool:
+    """torch's error for a state dict whose keys or shapes do not match the model (a valid file, the wrong model)."""
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, KeyError, ValueError)) and (
+        "Error(s) in loading state_dict" in text or "Missing key(s)" in text or "Unexpected key(s)" in text
+        or "size mismatch" in text)
+
+
 @contextlib.contextmanager
 def _checkpoint_errors(name: str, local: str | os.PathLike | None) -> Iterator[None]:
     """Turn a library's error on a broken local checkpoint into :class:`CheckpointError` naming the bad file."""
@@ -159,6 +167,13 @@ def _checkpoint_errors(name: str, local: str | os.PathLike | None) -> Iterator[N
         if local is None or not os.path.exists(local):
             raise
         found = _bad_checkpoint_file(local)
+        if found is None and _wrong_weights(exc):
+            lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()]
+            raise CheckpointError(
+                f"Could not load encoder {name!r}: {local} is a readable checkpoint, but its weights are not this "
+                f"architecture's ({'; '.join(lines)[:300] or str(exc)[:300]}). Pass the architecture the file was "
+                "saved from (open_clip:<arch> with path=, e.g. 'open_clip:ViT-B-16'), or a checkpoint of this one."
+            ) from exc
         if found is None:
             raise
         f, reason = found

@@ -104,7 +104,10 @@ def _load_open_clip(name: str, *, device: str, precision: str, path: str | os.Pa
 
 
 def _load_hf_any(name: str, *, device: str, precision: str, path: str | None = None, **kw: Any) -> Encoder:
-    source = str(path) if path is not None else name.split(":", 1)[1]
+    source = str(path) if path is not None else name.split(":", 1)[1].strip()
+    if not source:
+        raise ValueError(f"{name!r}: 'hf:' needs a Hugging Face repository id after it, e.g. "
+                         "'hf:openai/clip-vit-large-patch14', or a local copy with path='/some/dir'.")
     return HFEncoder(source, name=name, device=device, precision=precision, **kw)
 
 

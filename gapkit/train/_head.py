@@ -101,8 +101,10 @@ def train_head(
     ------
     ValueError
         Bad settings (named, with the value and a fix), mismatched shapes,
-        missing (None/NaN) or mixed-type labels (rows named), or a test class
-        that never occurs in the training labels.
+        missing (None/NaN) or mixed-type labels (rows named), a test class
+        that never occurs in the training labels, or features beyond what ``dtype`` holds.
+    FloatingPointError
+        The trained head's outputs are not finite (never a NaN AUC without a word).
     """
     Xtr = as_matrix(X_train, name="X_train")
     Xte = as_matrix(X_test, name="X_test", min_rows=1, allow_zero_rows=True)
@@ -119,6 +121,8 @@ def train_head(
     ytr, yte = ycodes[: len(ytr_raw)], ycodes[len(ytr_raw):]
 
     dev, tdt = resolve_device(device), _torch_dtype(dtype)
+    for name, arr in (("X_train", Xtr), ("X_test", Xte)):
+        _check_fits(arr, name, tdt, dtype)
     fit_pos, val_pos = split_indices(ytr_raw, val_size, seed, stratify=stratify_validation)
     weights = torch.as_tensor(_class_weights(ytr[fit_pos], task, n_out), dtype=tdt, device=dev)
     crit = _reference_criterion(task, weights)
@@ -174,6 +178,28 @@ def train_head(
     with torch.no_grad():
         logits = torch.cat([model(Xt[i:i + _CHUNK]) for i in range(0, Xt.shape[0], _CHUNK)])
         proba = torch.softmax(logits, -1) if task == "multiclass" else torch.sigmoid(logits)
+    if not bool(torch.isfinite(proba).all()):  # never a NaN AUC without a word
+        raise FloatingPointError(
+            f"train_head: the trained head's test outputs are not finite (the features reach {_max_abs(Xtr):.3g}, "
+            f"training in {dtype}). Standardise the features first (e.g. sklearn's StandardScaler), or train "
+            "with dtype='float64'.")
     out = evaluate_predictions(yte, proba.double().cpu().numpy(), task, auc=auc)
     out.update(epochs=epochs, best_epoch=best_epoch, best_val_loss=best)
     return out
+
+
+def _max_abs(x: np.ndarray) -> float:
+    """Largest magnitude of ``x`` (finite: as_matrix has checked it), in blocks of rows (no copy of ``x``)."""
+    step = max(1, (16 << 20) // max(1, x.shape[1] * x.itemsize))
+    return max(float(np.abs(x[i:i + step]).max(initial=0.0)) for i in range(0, len(x), step))
+
+
+def _check_fits(x: np.ndarray, name: str, tdt: torch.dtype, dtype: str) -> None:
+    """Refuse features that the training precision cannot hold (they would turn into inf, then NaN)."""
+    limit = torch.finfo(tdt).max
+    big = _max_abs(x)
+    if big > limit:
+        raise ValueError(
+            f"train_head: {name} holds values up to {big:.3g}, beyond what dtype={dtype!r} can hold ({limit:.3g}); "
+            "they would become inf and every metric NaN. Standardise the features first (e.g. sklearn's "
+            "StandardScaler), or pass dtype='float64'.")
