@@ -178,6 +178,17 @@ def without_glue(source: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
+_SNAKE_HEADER = re.compile(r"(<th[^>]*>)([A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(</th>)")
+
+
+def readable_headers(html_text):
+    """A pandas table's snake_case headers (``<th>paired_cosine</th>``) as words (``paired cosine``)."""
+    text = "".join(html_text) if isinstance(html_text, list) else html_text
+    if "<table" not in text:
+        return html_text
+    return _SNAKE_HEADER.sub(lambda m: m.group(1) + m.group(2).replace("_", " ") + m.group(3), text)
+
+
 def present_for_page(nb) -> None:
     """Fold what a reader of the web page does not need first; the published notebooks keep it all.
 
@@ -186,6 +197,7 @@ def present_for_page(nb) -> None:
       (``hide-input``, ``hide-output``), as QuantEcon's lectures fold theirs.
     - Lines that only glue values for the prose are left out of the code the page shows; a cell
       with nothing else is shown by its outputs alone (``remove-input``).
+    - Table headers in snake_case (``paired_cosine``) read as words (``paired cosine``).
     - Saved ipywidgets state is dropped (the widgets' outputs are not on the page; myst-nb would load
       their JavaScript from a CDN).
     """
@@ -200,6 +212,11 @@ def present_for_page(nb) -> None:
         if setup is not None:
             tags = setup.metadata.setdefault("tags", [])
             tags += [t for t in ("hide-input", "hide-output") if t not in tags]
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                data["text/html"] = readable_headers(data["text/html"])
     for cell in cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type != "code" or {"remove-cell", "remove-input"} & set(tags):

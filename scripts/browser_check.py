@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Open every page of the built book in headless Chromium and report what a reader would see broken.
 
-A page fails on: a Python traceback or error output, a broken image, math left unrendered, or
-an internal link to a file or anchor that does not exist. One screenshot per page is saved.
+A page fails on: a Python traceback or error output, a broken image, math left unrendered, an
+internal link to a file or anchor that does not exist, or a table wider than the text column. One screenshot per page is saved.
 
     python scripts/browser_check.py [_build/html] [--screenshots _build/screenshots]
 
@@ -40,7 +40,12 @@ const finish = () => {
   const errs = [];
   for (const sel of arguments[0]) { document.querySelectorAll(sel).forEach(e => errs.push(e.textContent.slice(0, 200))); }
   const text = document.body ? document.body.innerText : '';
+  const column = document.querySelector('article.bd-article');
+  const columnWidth = column ? column.getBoundingClientRect().width : 0;
+  const wide = column ? Array.from(column.querySelectorAll('table')).map(t => Math.round(t.getBoundingClientRect().width))
+                          .filter(w => w > columnWidth + 1) : [];
   done({imgs, mathNodes, rendered, rawMath, links, errs, traceback: text.includes('Traceback (most recent call last)'),
+        wide, columnWidth: Math.round(columnWidth),
         ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id)});
 };
 if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -162,6 +167,9 @@ def check_site(html_dir: Path, screenshots: Path | None = None, driver=None) -> 
                 if info["rawMath"]:
                     problems.append(f"{len(info['rawMath'])} math block(s) not rendered, e.g. {info['rawMath'][0]!r}")
                 problems += check_links(page, html_dir, base, info["links"], set(info["ids"]), cache)
+                if info["wide"]:
+                    problems.append(f"{len(info['wide'])} table(s) wider than the {info['columnWidth']} px text column "
+                                    f"(widest {max(info['wide'])} px)")
                 if screenshots is not None:
                     shot = screenshots / (rel.replace("/", "__").removesuffix(".html") + ".png")
                     shot.parent.mkdir(parents=True, exist_ok=True)

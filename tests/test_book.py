@@ -298,3 +298,10 @@ def test_the_page_leaves_out_glue_only_lines_and_folds_the_setup_cell():
     assert nb.cells[3].metadata["tags"] == ["remove-input"]
     assert nb.cells[4].source == "y = 2" and "tags" not in nb.cells[4].metadata
     assert nb.cells[5].source == 'glue("z", 1)'  # removed from the page anyway
+
+
+def test_snake_case_table_headers_read_as_words():
+    html = '<table class="dataframe"><tr><th>paired_cosine</th><th>‖Δ_⊥‖</th><th>R</th></tr><td>a_b</td></table>'
+    assert book.readable_headers(html) == ('<table class="dataframe"><tr><th>paired cosine</th><th>‖Δ_⊥‖</th>'
+                                           '<th>R</th></tr><td>a_b</td></table>')
+    assert book.readable_headers("<p>no_table</p>") == "<p>no_table</p>"

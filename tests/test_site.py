@@ -46,7 +46,8 @@ def test_checker_catches_a_broken_page(tmp_path, driver):
         "<img src='missing.png'>"
         "<a href='nowhere.html'>dead</a> <a href='index.html#nope'>bad anchor</a>"
         "<span class='math'>\\(x^2\\)</span>"
-        "</body></html>"
+        "<article class='bd-article' style='width:300px'><table style='width:600px'><tr><td>wide</td></tr></table>"
+        "</article></body></html>"
     )
     results = browser_check.check_site(tmp_path, tmp_path / "shots", driver=driver)
     assert results["index.html"] == []
@@ -56,6 +57,7 @@ def test_checker_catches_a_broken_page(tmp_path, driver):
     assert "dead link 'nowhere.html'" in problems
     assert "no anchor #nope" in problems
     assert "not rendered" in problems
+    assert "1 table(s) wider than the 300 px text column (widest 600 px)" in problems
     assert (tmp_path / "shots" / "page.png").exists()
 
 
