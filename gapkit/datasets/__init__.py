@@ -11,7 +11,9 @@ Offline (deterministic given ``seed``, no network; used by ``make book`` / CI):
 - :func:`make_shapes` — procedurally drawn shapes with six ground-truth
   attributes; the caption describes ``n_described`` of them. Fewer described
   attributes = the text carries less information than the image (Schrodi
-  2025's *information imbalance*). Chapter 2.
+  2025's *information imbalance*). Chapter 2. :func:`shape_hard_negatives` gives each caption
+  with one attribute changed (chapter 8's hard negatives), and
+  :meth:`PairedDataset.with_mismatched_pairs` swaps a share of captions (chapter 8's filtering).
 - :func:`make_multimodal_task` — a supervised task shaped like the medical
   datasets: a lesion-like image and a metadata sentence ("Patient aged 54,
   male, lesion on the back.") each carry part of the label, so fusing the two
