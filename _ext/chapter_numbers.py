@@ -1,4 +1,4 @@
-"""Sphinx extension: exercises numbered per chapter, ``Exercise 3.2`` (the chapter's second).
+"""Sphinx extension: exercises and figures numbered per chapter, ``Exercise 3.2``, ``Figure 3.2``.
 
 sphinx-exercise numbers exercises as Sphinx numbers figures (``numfig``): across the whole book,
 1 to 26, because the book's table of contents is not numbered. Students meet the same exercises in
@@ -20,7 +20,7 @@ import posixpath
 import re
 from typing import Any
 
-FIGTYPE = "exercise"
+FIGTYPES = ("exercise", "figure")  # Exercise 3.2, Figure 3.2
 
 
 def chapter_of(docname: str) -> int | None:
@@ -45,14 +45,16 @@ def renumber(fignumbers: dict[str, dict[str, dict[str, tuple[int, ...]]]]) -> li
     changed = []
     for docname, types in fignumbers.items():
         chapter = chapter_of(docname)
-        numbers = types.get(FIGTYPE)
-        if chapter is None or not numbers:
-            continue
-        ordered = sorted(numbers, key=lambda node_id: numbers[node_id])  # the order Sphinx met them in
-        new = {node_id: (chapter, i) for i, node_id in enumerate(ordered, start=1)}
-        if new != numbers:
-            types[FIGTYPE] = new
-            changed.append(docname)
+        for figtype in FIGTYPES:
+            numbers = types.get(figtype)
+            if chapter is None or not numbers:
+                continue
+            ordered = sorted(numbers, key=lambda node_id: numbers[node_id])  # the order Sphinx met them in
+            new = {node_id: (chapter, i) for i, node_id in enumerate(ordered, start=1)}
+            if new != numbers:
+                types[figtype] = new
+                if docname not in changed:
+                    changed.append(docname)
     return changed
 
 

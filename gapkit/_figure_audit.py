@@ -21,12 +21,19 @@ cell's output); the book build fails a chapter whose output holds one, naming th
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["FigureAuditWarning", "audit_figure", "audit_plotly_spec", "track_figure", "audit_tracked_figures"]
+__all__ = ["FigureAuditWarning", "audit_figure", "audit_plotly_spec", "track_figure", "audit_tracked_figures",
+           "describe_figure", "FIGURE_MARKER"]
+
+#: In a book build, each figure's description is printed after its cell with this prefix; ``book.py``
+#: turns the line into the figure's caption and alt text and removes it from the page.
+FIGURE_MARKER = "[gapbook-figure] "
 
 #: two points closer than this fraction of the panel's y range are drawn on top of each other ...
 HIDDEN_LINE_TOL = 1e-2
@@ -203,6 +210,29 @@ def audit_figure(fig: Any) -> list[str]:
     return faults
 
 
+def describe_figure(fig: Any) -> dict[str, str]:
+    """A figure's caption (its title, or its panels' titles) and alt text (each panel's title and axes).
+
+    The book numbers its figures and describes them to readers who cannot see them; both come from
+    the labels every figure already carries (:func:`gapkit.plotting.label`).
+    """
+    panels = []
+    for ax in fig.axes:
+        if not ax.get_visible() or not (ax.has_data() or ax.get_title()):
+            continue
+        title = " ".join(ax.get_title().split())
+        axes = ", ".join(f"{which} axis: {' '.join(text.split())}" for which, text in
+                         (("horizontal", ax.get_xlabel()), ("vertical", ax.get_ylabel())) if text.strip())
+        panels.append((title, axes))
+    suptitle = " ".join(fig.get_suptitle().split()) if hasattr(fig, "get_suptitle") else ""
+    titles = [t for t, _ in panels if t]
+    caption = suptitle or "; ".join(dict.fromkeys(titles))
+    parts = [f"{t or 'a panel'} ({a})" if a else (t or "a panel") for t, a in panels]
+    lead = f"{suptitle}. " if suptitle else ""
+    count = f"{len(panels)} panels: " if len(panels) > 1 else ""
+    return {"caption": caption, "alt": (lead + count + "; ".join(parts)).strip() or "A figure."}
+
+
 _STRONG: list = []  # the figures of the running cell, kept until audited (pyplot closes them at display)
 
 
@@ -219,6 +249,9 @@ def audit_tracked_figures(*_: Any) -> list[str]:
     figs = list(_STRONG)
     _STRONG.clear()
     faults = []
+    if os.environ.get("GAPBOOK_EXPLORABLE") == "site":  # the book build: say what each figure shows
+        for fig in figs:
+            print(FIGURE_MARKER + json.dumps(describe_figure(fig), ensure_ascii=False))
     for fig in figs:
         name = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
         try:

@@ -134,7 +134,7 @@ def execute_one(path: Path, profile: str, out: Path, cfg: dict[str, Any]) -> dic
                     tags.append("remove-cell")
             record.update(exe.metadata.get("gapbook", {}))
             record.update(profile_from_outputs(exe))
-            present_for_page(exe)
+            present_for_page(exe, path.stem)
             record["figures"] = count_figures(exe)
             audit = figure_audit_faults(exe)
             if record["result"] == "ok" and audit:
@@ -189,7 +189,44 @@ def readable_headers(html_text):
     return _SNAKE_HEADER.sub(lambda m: m.group(1) + m.group(2).replace("_", " ") + m.group(3), text)
 
 
-def present_for_page(nb) -> None:
+FIGURE_MARKER = "[gapbook-figure] "  # gapkit._figure_audit.FIGURE_MARKER (not imported: book.py needs no gapkit)
+
+
+def caption_figures(nb, chapter: str) -> int:
+    """Give each cell's figure its caption, number and alt text from the line gapkit printed for it.
+
+    In a book build gapkit prints ``[gapbook-figure] {"caption": ..., "alt": ...}`` after a cell for
+    every figure it drew (``gapkit._figure_audit.describe_figure``: the figure's titles and axis
+    labels). The lines are removed from the page; a cell with one figure becomes a numbered figure
+    with that caption (myst-nb's ``figure`` option; ``_ext/chapter_numbers.py`` numbers it
+    Figure C.k), and every image gets the alt text. Returns the number of figures captioned.
+    """
+    import json
+
+    count = 0
+    for cell in nb.cells:
+        found, kept = [], []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and FIGURE_MARKER in output.get("text", ""):
+                lines = output["text"].splitlines(keepends=True)
+                found += [json.loads(line.split(FIGURE_MARKER, 1)[1]) for line in lines if FIGURE_MARKER in line]
+                output["text"] = "".join(line for line in lines if FIGURE_MARKER not in line)
+                if not output["text"]:
+                    continue
+            kept.append(output)
+        if not found:
+            continue
+        cell["outputs"] = kept
+        images = sum(1 for o in kept if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
+        options = cell.metadata.setdefault("mystnb", {})
+        options["image"] = {"alt": " | ".join(f["alt"] for f in found)}
+        if len(found) == 1 and images == 1 and found[0]["caption"]:
+            count += 1
+            options["figure"] = {"caption": found[0]["caption"], "name": f"fig-{chapter}-{count}"}
+    return count
+
+
+def present_for_page(nb, chapter: str = "page") -> None:
     """Fold what a reader of the web page does not need first; the published notebooks keep it all.
 
     - The setup cell (the first code cell after the ``parameters`` cell: imports, profile, data) and
@@ -198,12 +235,15 @@ def present_for_page(nb) -> None:
     - Lines that only glue values for the prose are left out of the code the page shows; a cell
       with nothing else is shown by its outputs alone (``remove-input``).
     - Table headers in snake_case (``paired_cosine``) read as words (``paired cosine``).
+    - Each figure is numbered, with a caption and alt text from its own titles and axes
+      (:func:`caption_figures`).
     - Saved ipywidgets state is dropped (the widgets' outputs are not on the page; myst-nb would load
       their JavaScript from a CDN).
     """
     # a widget's output is left out of the page, and its saved state would make myst-nb load the
     # widget manager from a CDN: the page must work with the network off
     nb.metadata.pop("widgets", None)
+    caption_figures(nb, chapter)
     cells = nb.cells
     params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
     if params is not None:

@@ -305,3 +305,29 @@ def test_snake_case_table_headers_read_as_words():
     assert book.readable_headers(html) == ('<table class="dataframe"><tr><th>paired cosine</th><th>‖Δ_⊥‖</th>'
                                            '<th>R</th></tr><td>a_b</td></table>')
     assert book.readable_headers("<p>no_table</p>") == "<p>no_table</p>"
+
+
+def test_each_figure_gets_its_caption_number_and_alt_text_from_gapkits_line():
+    import json
+
+    import nbformat
+
+    line = book.FIGURE_MARKER + json.dumps({"caption": "Centroid gap", "alt": "one panel (horizontal axis: λ)"})
+    two = line + "\n" + book.FIGURE_MARKER + json.dumps({"caption": "B", "alt": "b"})
+    png = {"image/png": "iVBOR"}
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("plot()", outputs=[
+            nbformat.v4.new_output("display_data", data=png),
+            nbformat.v4.new_output("stream", name="stdout", text="kept\n" + line + "\n")]),
+        nbformat.v4.new_code_cell("two()", outputs=[
+            nbformat.v4.new_output("display_data", data=png), nbformat.v4.new_output("display_data", data=png),
+            nbformat.v4.new_output("stream", name="stdout", text=two + "\n")]),
+        nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")]),
+    ])
+    assert book.caption_figures(nb, "04_lambda_shift") == 1
+    first, second, third = nb.cells
+    assert first.metadata["mystnb"] == {"image": {"alt": "one panel (horizontal axis: λ)"},
+                                        "figure": {"caption": "Centroid gap", "name": "fig-04_lambda_shift-1"}}
+    assert [o.get("text") for o in first.outputs] == [None, "kept\n"]
+    assert second.metadata["mystnb"] == {"image": {"alt": "one panel (horizontal axis: λ) | b"}}  # two: no caption
+    assert len(second.outputs) == 2 and "mystnb" not in third.metadata

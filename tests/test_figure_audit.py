@@ -146,3 +146,22 @@ def test_use_style_tracks_new_figures_and_warns_once_per_fault():
         assert audit_tracked_figures() == []
     finally:
         plotting.use_style()
+
+
+def test_describe_figure_reads_titles_and_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gapkit._figure_audit import describe_figure
+
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([0, 1]); a.set_title("Centroid gap"); a.set_xlabel("λ"); a.set_ylabel("gap")  # noqa: E702
+    b.plot([0, 1]); b.set_title("Pairs\nheld out"); b.set_xlabel("λ")  # noqa: E702
+    assert describe_figure(fig) == {"caption": "Centroid gap; Pairs held out",
+                                    "alt": "2 panels: Centroid gap (horizontal axis: λ, vertical axis: gap); "
+                                           "Pairs held out (horizontal axis: λ)"}
+    fig.suptitle("Two views")
+    assert describe_figure(fig)["caption"] == "Two views"
+    plt.close(fig)
