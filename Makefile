@@ -56,6 +56,7 @@ student: venv
 bench: venv
 	$(PY) benchmarks/bench_geometry.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_cli_out_of_core.py   # gapkit report on two memory-mapped 1,000,000 x 512 files (4 GB in /tmp)
 
 # Tag v<gapkit version> and publish _build/html to the published branch of REMOTE (scripts/book.py release):
 #   make release REMOTE=git@github.com:gapbook/gapbook.git [RELEASE_FLAGS="--skip-build --dry-run"]

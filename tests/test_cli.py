@@ -350,3 +350,13 @@ def test_max_pairs_on_a_memory_map_never_copies_it(tmp_path):
     assert peak_big - peak_small < 0.2 * grown, f"{(peak_big - peak_small) / 2**20:.1f} MiB more for 4x the rows"
     ref = geometry.centroid_gap(np.asarray(big[0]), np.asarray(big[1]))
     assert card["centroid_gap"] == pytest.approx(ref, rel=1e-9)
+
+
+def test_outputs_get_the_umask_permissions(capsys, npy_pair, tmp_path):
+    a, b, _, _ = npy_pair
+    old = os.umask(0o022)
+    try:
+        assert run_cli(capsys, "report", a, b, "--boot", "0", "--json", tmp_path / "c.json")[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o644  # not the atomic temporary's private 0600

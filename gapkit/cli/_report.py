@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from dataclasses import replace
@@ -86,6 +87,13 @@ def _card(inputs: Inputs, args: argparse.Namespace) -> GapReport:
         raise CLIError(f"{inputs.sources[0]}, {inputs.sources[1]}: {msg}") from None
 
 
+def _as_umask(path: str) -> None:
+    """The permissions a plain ``open`` would give (atomic writes start from a private 0600 temporary)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def run(args: argparse.Namespace) -> int:
     """``gapkit report IMAGES [TEXTS]``; returns the exit status."""
     t0 = time.perf_counter()
@@ -106,11 +114,13 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(card))
     if args.json:
         card.to_json(args.json)
+        _as_umask(args.json)
         say(f"wrote {args.json}")
     if args.html:
         from ._html import write_html
 
         write_html(args.html, card, inputs, seed=args.seed)
+        _as_umask(args.html)
         say(f"wrote {args.html}")
     say(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
