@@ -104,3 +104,38 @@ def test_core_installs_and_runs_without_torch(tmp_path):
     console = venv / "bin" / "gapkit"  # the console script
     out = subprocess.run([str(console), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().startswith("gapkit ")
+
+
+def _expanded(extra: str, cfg: dict) -> set[str]:
+    """Every distribution ``gapkit[extra]`` requires, through the extras it names (``gapkit[models,offline]``)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    out: set[str] = set()
+    todo, seen = [extra], set()
+    while todo:
+        e = todo.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        for line in cfg["optional-dependencies"][e]:
+            req = Requirement(line)
+            if canonicalize_name(req.name) == "gapkit":
+                todo += sorted(req.extras)
+            else:
+                out.add(canonicalize_name(req.name))
+    return out
+
+
+def test_colab_book_and_test_extras_still_bring_the_model_stack():
+    """Moving torch & co. out of the core must not take them from Colab's install cell, the book or CI."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {line.split(">")[0].split("=")[0].strip().lower() for line in cfg["dependencies"]}
+    assert not core & {"torch", "torchvision", "open-clip-torch", "open_clip_torch", "transformers", "huggingface-hub"}
+    stack = {"torch", "torchvision", "open-clip-torch", "transformers", "huggingface-hub", "sentencepiece", "protobuf"}
+    assert _expanded("models", cfg) == stack
+    for extra in ("colab", "book", "test", "offline"):
+        assert stack <= _expanded(extra, cfg), extra
+    assert "datasets" in _expanded("colab", cfg) and "uv" in _expanded("test", cfg)
