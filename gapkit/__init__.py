@@ -16,6 +16,11 @@ The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 - :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
 - :mod:`gapkit.plotting`   the book's figure style
 - :mod:`gapkit.notebook`   glue for the book build, printed values in Colab (every chapter)
+- :mod:`gapkit.cli`        the ``gapkit`` command line: report, compare, embed
+
+``pip install gapkit`` is the light core (no torch); the encoders, mini-clip, :mod:`gapkit.train` and
+``gapkit embed`` need ``pip install 'gapkit[models]'`` and say so when it is missing
+(:mod:`gapkit._extras`).
 
 Names are imported lazily so ``import gapkit`` stays fast and does not import torch.
 """
