@@ -270,10 +270,12 @@ def test_exercise_numbers_are_chapter_dot_number_as_in_the_book():
     import chapter_numbers
 
     # the book's numbers: Sphinx numbers them 1..n across the book, the extension per chapter
-    numbers = {"chapters/01_a": {"exercise": {"e1": (1,), "e2": (2,)}, "figure": {"f": (1,)}},
+    numbers = {"chapters/01_a": {"exercise": {"e1": (1,), "e2": (2,)}, "figure": {"f": (7,)}, "table": {"t": (2,)}},
                "chapters/08_b": {"exercise": {"e4": (4,), "e3": (3,)}}, "chapters/course": {"exercise": {"c": (5,)}}}
     assert chapter_numbers.renumber(numbers) == ["chapters/01_a", "chapters/08_b"]
-    assert numbers["chapters/01_a"] == {"exercise": {"e1": (1, 1), "e2": (1, 2)}, "figure": {"f": (1,)}}
+    # exercises and figures per chapter (Exercise 1.2, Figure 1.1); other kinds keep Sphinx's numbers
+    assert numbers["chapters/01_a"] == {"exercise": {"e1": (1, 1), "e2": (1, 2)}, "figure": {"f": (1, 1)},
+                                        "table": {"t": (2,)}}
     assert numbers["chapters/08_b"]["exercise"] == {"e3": (8, 1), "e4": (8, 2)}
     assert numbers["chapters/course"]["exercise"] == {"c": (5,)}
 
