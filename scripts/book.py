@@ -229,8 +229,8 @@ def caption_figures(nb, chapter: str) -> int:
 def present_for_page(nb, chapter: str = "page") -> None:
     """Fold what a reader of the web page does not need first; the published notebooks keep it all.
 
-    - The setup cell (the first code cell after the ``parameters`` cell: imports, profile, data) and
-      its provenance print-out are folded behind *Show code cell source* / *outputs* toggles
+    - The ``parameters`` cell, the setup cell (the first code cell after it: imports, profile, data)
+      and the setup's provenance print-out are folded behind *Show code cell source* / *outputs* toggles
       (``hide-input``, ``hide-output``), as QuantEcon's lectures fold theirs.
     - Lines that only glue values for the prose are left out of the code the page shows; a cell
       with nothing else is shown by its outputs alone (``remove-input``).
@@ -247,6 +247,8 @@ def present_for_page(nb, chapter: str = "page") -> None:
     cells = nb.cells
     params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
     if params is not None:
+        tags = cells[params].metadata.setdefault("tags", [])
+        tags += [] if "hide-input" in tags else ["hide-input"]
         setup = next((c for c in cells[params + 1:] if c.cell_type == "code"
                       and "injected-parameters" not in c.metadata.get("tags", [])), None)
         if setup is not None:

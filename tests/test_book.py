@@ -294,6 +294,7 @@ def test_the_page_leaves_out_glue_only_lines_and_folds_the_setup_cell():
         nbformat.v4.new_code_cell('glue("z", 1)', metadata={"tags": ["remove-cell"]}),
     ])
     book.present_for_page(nb)
+    assert nb.cells[0].metadata["tags"] == ["parameters", "hide-input"]
     assert nb.cells[2].metadata["tags"] == ["hide-input", "hide-output"]
     assert nb.cells[3].metadata["tags"] == ["remove-input"]
     assert nb.cells[4].source == "y = 2" and "tags" not in nb.cells[4].metadata
