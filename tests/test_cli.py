@@ -107,7 +107,7 @@ def test_report_published_clip_gives_liang_gap(capsys, tmp_path):
             pytest.fail(f"{LIANG} is missing (CI is set, so this cannot be skipped)")
         pytest.skip(f"{LIANG} is missing")
     out_json = tmp_path / "clip.json"
-    rc, out, _ = run_cli(capsys, "report", "liang2022/clip", "--boot", "20", "--json", out_json)
+    rc, out, _ = run_cli(capsys, "report", "liang2022/clip", "--boot", "0", "--json", out_json)
     assert rc == 0
     assert _value(out, "centroid_gap") == pytest.approx(0.851, abs=5e-4)  # background.md: 0.851
     src = json.loads(out_json.read_text())["inputs"]["sources"][0]
@@ -276,14 +276,14 @@ def test_embed_then_report_and_rerun_reuses(capsys, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setenv("GAPKIT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "emb"
-    argv = ["embed", "--model", "mini-clip", "--data", "shapes", "--n", "200", "--out", out, "--device", "cpu"]
+    argv = ["embed", "--model", "mini-clip", "--data", "shapes", "--n", "64", "--out", out, "--device", "cpu"]
     rc, stdout, err = run_cli(capsys, *argv)
     assert rc == 0 and stdout.strip() == str(out / "manifest.json") and "wrote 1 shard" in err
     arrays, manifest = _folder.read_folder(out)
-    assert manifest["n"] == 200 and arrays["image"].shape == (200, manifest["d"]) and arrays["labels"].shape == (200,)
-    enc = gapkit.load_encoder("mini-clip", dataset=gapkit.datasets.make_shapes(200, seed=0, n_described=3), seed=0,
+    assert manifest["n"] == 64 and arrays["image"].shape == (64, manifest["d"]) and arrays["labels"].shape == (64,)
+    enc = gapkit.load_encoder("mini-clip", dataset=gapkit.datasets.make_shapes(64, seed=0, n_described=3), seed=0,
                               device="cpu")
-    img, txt = gapkit.cached_embed_dataset(enc, gapkit.datasets.make_shapes(200, seed=0, n_described=3))
+    img, txt = gapkit.cached_embed_dataset(enc, gapkit.datasets.make_shapes(64, seed=0, n_described=3))
     np.testing.assert_array_equal(arrays["image"], img)  # the cache's embeddings, row for row
     rc, _, err = run_cli(capsys, *argv)
     assert rc == 0 and "reused 1 of 1 shards" in err
