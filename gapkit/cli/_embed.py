@@ -2,6 +2,7 @@
 
 Needs the models extra (``pip install 'gapkit[models]'``). The folder (:mod:`gapkit.cli._folder`) is
 what ``gapkit report DIR`` reads. A rerun of the same command keeps the shards already written.
+Under ``torchrun`` every rank embeds its own shards (:mod:`gapkit.cli._sharded`, issue 27).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._errors import CLIError
-from ._folder import MANIFEST, SHARDS, complete_shard, write_manifest, write_shard
-from ._report import say
+from ._folder import MANIFEST, SHARDS
 
 
 def _shapes(n: int | None, seed: int) -> Any:
@@ -65,12 +65,14 @@ DATA: dict[str, Callable[[int | None, int], Any]] = {
 }
 
 
-def _encoder(name: str, ds: Any, args: argparse.Namespace) -> Any:
+def _encoder(name: str, ds: Any, args: argparse.Namespace, device: str | None = None) -> Any:
     from ..encoders import EncoderUnavailableError, load_encoder
 
     kw: dict[str, Any] = {"dataset": ds, "seed": args.seed} if name == "mini-clip" else {}
+    if name == "mini-clip" and args.epochs is not None:
+        kw["epochs"] = args.epochs
     try:
-        return load_encoder(name, device=args.device, **kw)
+        return load_encoder(name, device=device or args.device, **kw)
     except (ValueError, EncoderUnavailableError, OSError) as exc:
         raise CLIError(f"--model {name}: {exc}") from None
 
@@ -96,40 +98,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--data {args.data}: unknown data set; choose one of {', '.join(DATA)}")
     out = Path(args.out)
     _check_out(out)
-    say(f"loading {args.data}" + (f" ({args.n} pairs)" if args.n else ""))
-    try:
-        ds = DATA[args.data](args.n, args.seed)
-    except (ValueError, OSError, ImportError) as exc:
-        raise CLIError(f"--data {args.data}: {exc}") from None
-    n = len(ds.texts)
-    meta = {"model": args.model, "data": args.data, "n_requested": args.n, "seed": args.seed,
-            "label_names": [str(x) for x in getattr(ds, "label_names", [])]}
-    record = complete_shard(out, 0, n, meta)
-    if record is not None:
-        say(f"reused 1 of 1 shards in {out}")
-    else:
-        encoder = _encoder(args.model, ds, args)
-        say(f"embedding {n} pairs with {args.model} on {getattr(encoder, 'device', '?')} (through the cache)")
-        from ..cache import cached_embed_dataset
+    meta = {"model": args.model, "data": args.data, "n_requested": args.n, "seed": args.seed}
+    if args.epochs is not None:
+        meta["epochs"] = args.epochs
+    from ._sharded import run_embed
 
-        image, text = cached_embed_dataset(encoder, ds, progress=True)
-        arrays = {"image": image, "text": text}
-        labels = getattr(ds, "labels", None)
-        if labels is not None and getattr(labels, "ndim", 0) == 1 and len(labels) == n:
-            arrays["labels"] = labels
-        record = write_shard(out, 0, arrays, meta)
-        say(f"wrote 1 shard ({n} rows) in {out}")
-    d = _width(out, record)
-    write_manifest(out, [record], n, d, meta)
-    print(out / MANIFEST)
-    say(f"done in {time.perf_counter() - t0:.1f} s; next: gapkit report {out}")
-    return 0
-
-
-def _width(out: Path, record: dict[str, Any]) -> int:
-    import numpy as np
-
-    return int(np.load(out / record["files"]["image"], mmap_mode="r").shape[1])
+    return run_embed(args, out, meta, DATA, lambda name, ds, device: _encoder(name, ds, args, device), t0)
 
 
 def add_parser(sub: Any) -> None:
@@ -142,12 +116,41 @@ def add_parser(sub: Any) -> None:
                "  gapkit embed --model mini-clip --data shapes --n 2000 --out emb   # offline, seconds\n"
                "  gapkit embed --model clip-vit-b32 --data coco --n 5000 --out coco # Colab or online\n"
                "  gapkit report emb --html emb.html\n"
+               "  torchrun --standalone --nproc_per_node=2 -m gapkit embed --model mini-clip --data shapes --out emb2\n"
+               "      # one shard block per process (GPU LOCAL_RANK, or CPU with gloo); rerun to resume\n"
                f"data sets: {', '.join(DATA)}; models: see gapkit.available_encoders()",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, metavar="NAME", help="an encoder name (load_encoder), e.g. mini-clip")
     p.add_argument("--data", required=True, metavar="NAME", help=f"one of {', '.join(DATA)}")
-    p.add_argument("--n", type=int, default=None, metavar="N", help="pairs to embed (default: the data set's own)")
+    p.add_argument("-n", "--n", type=int, default=None, metavar="N",
+                   help="pairs to embed (default: the data set's own); under torchrun write -n N (torchrun reads --n as "
+                        "an abbreviation of its own options)")
     p.add_argument("--out", required=True, metavar="DIR", help="the output folder")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated data and mini-clip (default 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA if present: cuda:LOCAL_RANK under torchrun), cpu, cuda, cuda:1 ...")
+    p.add_argument("--epochs", type=_positive_or_zero, default=None, metavar="E",
+                   help="mini-clip's training epochs (default: mini-clip's own, 20)")
+    p.add_argument("--shard-rows", type=_positive, default=None, metavar="R",
+                   help="rows per shard file (default 16384): a killed run loses at most one shard per process")
+    p.add_argument("--card", metavar="OUT", default=None,
+                   help="also write the gap card (JSON) from statistics all-reduced over the processes and a "
+                        "seeded subsample of --max-pairs pairs gathered on rank 0")
+    p.add_argument("--boot", type=_positive_or_zero, default=200, metavar="N", help="bootstrap replicates of --card")
+    p.add_argument("--max-pairs", type=_positive, default=5000, metavar="M",
+                   help="--card: the subsample for intervals and the metrics that are not sums (default 5000)")
     p.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _positive_or_zero(text: str) -> int:
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v

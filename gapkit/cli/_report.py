@@ -67,6 +67,10 @@ def format_table(card: GapReport) -> str:
         lines.append(f"\n{card.n} pairs: the single-pass metrics use every pair; intervals and "
                      f"{', '.join(card.params['subsampled_metrics'])} a seeded subsample of "
                      f"{card.params['subsample_pairs']} pairs (see each method).")
+    if card.params.get("sufficient_statistics"):  # issue 27: a folder's card, merged from per-shard sums
+        from ._reduce import stats_note
+
+        lines.append(stats_note(card))
     if card.groups:
         lines += ["", "by label:", "  ".join(("label".ljust(20), "n".rjust(8), "centroid_gap".rjust(13),
                                               "paired_cosine".rjust(14)))]
@@ -108,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     if n > args.max_pairs:  # a long run: say what it does (a small one is quick, and its errors stay one line)
         say(f"computing the gap card of {n} pairs, d = {d}: the single-pass metrics on every pair, intervals "
             f"and the rest on a seeded subsample of {args.max_pairs} pairs ({args.boot} bootstrap replicates)...")
-    card = _card(inputs, args)
+    from ._reduce import folder_card
+
+    card = folder_card(inputs, args) or _card(inputs, args)  # a folder: merged from its shards' statistics
     groups = label_groups(inputs.image, inputs.text, codes, names) if codes is not None else ()
     card = replace(card, inputs=inputs.provenance, groups=groups)
     print(format_table(card))
