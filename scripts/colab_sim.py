@@ -7,9 +7,10 @@ env     build the simulated runtime ``_build/colab-env`` (Colab's package versio
         ``scripts/colab_sim/versions.py``; torch/torchvision linked from ``.venv``) and check it
 hub     write the Hub stand-ins (random-weight checkpoints, dataset copies) to ``_build/colab-sim/hub``
 run     build the runtime and the stand-ins if needed, then execute every published notebook
-        (``_build/site/_extra/notebooks/*.ipynb``, what the Colab badges open) and then every student
-        copy (``notebooks/student/*.ipynb``) up to its first exercise stub, where Colab's Run all stops,
-        each in a fresh simulated runtime; a failure prints
+        (``_build/site/_extra/notebooks/*.ipynb``, what the Colab badges open), each in a fresh
+        simulated runtime, and check every student copy (``notebooks/student/*.ipynb``): up to its
+        first exercise stub, where Colab's Run all stops, its code cells are those of its chapter,
+        which ran (``--students run`` executes each copy to its first stub too); a failure prints
         ``[colab-sim] FAILED <notebook>: cell N: Ename: message`` and exits 1
 all     the same as run (``make test`` runs this after ``book.py execute``)
 
@@ -17,7 +18,8 @@ Options of run/all: ``--only 03 05`` (notebooks whose name contains one of these
 ``--shared-runtime`` (one environment for all notebooks: faster, less faithful),
 ``--worktree`` (install gapkit from the working tree's tracked files instead of HEAD),
 ``--patch FILE`` (a ``git diff`` applied on top in the clone: try a gapkit fix before making it),
-``--kernel-env KEY=VALUE ...`` (extra kernel environment variables, for experiments).
+``--kernel-env KEY=VALUE ...`` (extra kernel environment variables, for experiments),
+``--students static|run`` (check the student copies against their chapters' runs, or run them too).
 
 Errors named ``ClaimError`` (gapkit.notebook.claim: a sentence its page's numbers do not support)
 are listed but do not fail a notebook: the stand-ins' weights are random. Any other error does.
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--only", nargs="*")
         p.add_argument("--notebooks", type=Path, help="folder of published notebooks (default: _build/site/_extra/notebooks)")
         p.add_argument("--shared-runtime", action="store_true")
+        p.add_argument("--students", choices=["static", "run"], default="static",
+                       help="check each student copy against its chapter's run (default) or run it to its first stub")
         p.add_argument("--worktree", action="store_true")
         p.add_argument("--patch", type=Path, help="a git diff applied to the clone the install cell installs from")
         p.add_argument("--kernel-env", nargs="*", default=[], metavar="KEY=VALUE",
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = dict(kv.split("=", 1) for kv in args.kernel_env)
     notebooks = sorted(args.notebooks.glob("*.ipynb")) if args.notebooks else None
     return runner.run(notebooks, only=args.only, fresh_env=not args.shared_runtime, worktree=args.worktree,
-                      env_seconds=seconds, kernel_env=extra, patch=args.patch)
+                      env_seconds=seconds, kernel_env=extra, patch=args.patch, students=args.students)
 
 
 if __name__ == "__main__":

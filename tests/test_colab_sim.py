@@ -271,3 +271,33 @@ def test_the_simulation_names_each_reading_problem_of_an_executed_notebook():
                                                                ran_to_end=True)]
     assert kinds == ["glue name left in prose", "hidden cell unfolded", "answer in a student copy",
                      "exercise number differs from the book"]
+
+
+def test_a_student_copy_is_checked_against_its_chapters_run(tmp_path):
+    """Without running it, a student copy passes when its cells up to the first stub are the chapter's
+    and the chapter ran; a changed cell, a missing stub or a failed chapter is named."""
+    import nbformat
+    from colab_sim import runner
+
+    def nb(*sources):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Ch")]
+                                        + [nbformat.v4.new_code_cell(s) for s in sources])
+
+    stub = 'raise NotImplementedError("Exercise ex-a: your code goes here")'
+    (tmp_path / "student").mkdir()
+    nbformat.write(nb("x = 1", "y = x + 1", "answer = 3", "check()"), tmp_path / "09_toy.ipynb")
+    copy = tmp_path / "student" / "09_toy.ipynb"
+    ok = {"result": "ok"}
+
+    nbformat.write(nb("x = 1", "y = x + 1", stub, "check()"), copy)
+    rec = runner.check_student_statically(copy, ok)
+    assert rec["result"] == "ok" and rec["stopped_at_stub"].startswith("code cell 3")
+
+    assert "its chapter failed: cell 2: ValueError" in runner.check_student_statically(
+        copy, {"result": "error", "error": "cell 2: ValueError"})["error"]
+    assert "did not run in this simulation" in runner.check_student_statically(copy, None)["error"]
+
+    nbformat.write(nb("x = 1", "y = x + 2", stub), copy)
+    assert "code cell 2 before the first stub is not the chapter's" in runner.check_student_statically(copy, ok)["error"]
+    nbformat.write(nb("x = 1", "y = x + 1"), copy)
+    assert "no exercise stub" in runner.check_student_statically(copy, ok)["error"]
