@@ -187,6 +187,10 @@ class GapStats:
     def from_vector(cls, vec: np.ndarray, d: int, shifts: np.ndarray, covariance: bool) -> "GapStats":
         """Inverse of :meth:`to_vector` (``covariance`` as the statistics were built)."""
         vec = np.asarray(vec, dtype=np.float64)
+        want = 5 + 2 * d + 3 * (d + 1) + (2 * d * d if covariance else 0)
+        if vec.shape != (want,):
+            raise ValueError(f"a statistics vector of shape {vec.shape} for d = {d} (covariance={covariance}); "
+                             f"expected {want} numbers")
         n, sum_cos, sum_dist, sum_sq, shards = vec[:5]
         at = 5
 
@@ -201,9 +205,6 @@ class GapStats:
             s1, ss = take(d).copy(), float(take(1)[0])
             s2 = take(d * d).reshape(d, d).copy() if (i < 2 and covariance) else None
             moms.append(Moments(int(round(n)), np.array(shifts[i], dtype=np.float64), s1, ss, s2))
-        if at != len(vec):
-            raise ValueError(f"a statistics vector of {len(vec)} numbers for d = {d} (covariance={covariance}); "
-                             f"expected {at}")
         return cls(int(round(n)), d, sum_image, sum_text, float(sum_cos), float(sum_dist), float(sum_sq), *moms,
                    shards=int(round(shards)))
 
