@@ -152,3 +152,29 @@ def test_the_manifest_names_a_corrupted_or_missing_shard_and_the_rerun_repairs_o
     want, _ = _folder.read_folder(base / "D1")
     for col in ("image", "text"):
         np.testing.assert_array_equal(arrays[col], want[col])
+
+
+def test_torchruns_environment_is_read_and_bad_values_are_one_line(monkeypatch):
+    from gapkit.cli import CLIError
+    from gapkit.cli._distributed import world
+
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert world().size == 1 and not world().distributed and world().tag == ""  # no torchrun: one process
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    w = world()
+    assert (w.rank, w.size, w.local_rank, w.tag) == (2, 4, 0, "[rank 2/4] ")
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(CLIError, match="RANK=4 with WORLD_SIZE=4"):
+        world()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(CLIError, match="not an integer"):
+        world()
+
+
+def test_more_processes_than_pairs_is_one_line_exit_2(one_process, tmp_path):
+    _, trained = one_process
+    res = _gapkit(trained, "embed", *[a if a != str(N) else "1" for a in ARGS], "--out", tmp_path / "D", procs=2)
+    assert res.returncode != 0 and "leaves a rank without rows; run fewer processes" in res.stderr

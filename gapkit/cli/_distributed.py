@@ -90,17 +90,17 @@ class Group:
         self.world = w
         self.device = device
         self._dist: Any = None
+        self.backend = "nccl" if device.startswith("cuda") else "gloo"
 
     def __enter__(self) -> "Group":
         if self.world.distributed:
             import torch
             import torch.distributed as dist
 
-            backend = "nccl" if self.device.startswith("cuda") else "gloo"
-            if backend == "nccl":
+            if self.backend == "nccl":
                 torch.cuda.set_device(self.device)
             if not dist.is_initialized():
-                dist.init_process_group(backend=backend)
+                dist.init_process_group(backend=self.backend)
             self._dist = dist
         return self
 

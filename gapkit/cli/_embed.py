@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ._errors import CLIError
 from ._folder import MANIFEST, SHARDS
+from ._report import _at_least_two, _non_negative
 
 
 def _shapes(n: int | None, seed: int) -> Any:
@@ -129,15 +130,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated data and mini-clip (default 0)")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA if present: cuda:LOCAL_RANK under torchrun), cpu, cuda, cuda:1 ...")
-    p.add_argument("--epochs", type=_positive_or_zero, default=None, metavar="E",
+    p.add_argument("--epochs", type=_non_negative, default=None, metavar="E",
                    help="mini-clip's training epochs (default: mini-clip's own, 20)")
     p.add_argument("--shard-rows", type=_positive, default=None, metavar="R",
                    help="rows per shard file (default 16384): a killed run loses at most one shard per process")
     p.add_argument("--card", metavar="OUT", default=None,
                    help="also write the gap card (JSON) from statistics all-reduced over the processes and a "
                         "seeded subsample of --max-pairs pairs gathered on rank 0")
-    p.add_argument("--boot", type=_positive_or_zero, default=200, metavar="N", help="bootstrap replicates of --card")
-    p.add_argument("--max-pairs", type=_positive, default=5000, metavar="M",
+    p.add_argument("--boot", type=_non_negative, default=200, metavar="N", help="bootstrap replicates of --card")
+    p.add_argument("--max-pairs", type=_at_least_two, default=5000, metavar="M",
                    help="--card: the subsample for intervals and the metrics that are not sums (default 5000)")
     p.set_defaults(run=run)
 
@@ -148,9 +149,3 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
 
-
-def _positive_or_zero(text: str) -> int:
-    v = int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v

@@ -21,6 +21,7 @@ pre-empted node would) right after it has written its K-th shard.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import time
@@ -57,6 +58,8 @@ def _hub_part(name: str, n: int, w: World) -> Any:
 
 def _load(args: argparse.Namespace, w: World, loaders: dict[str, Any]) -> tuple[Any, int, int]:
     """``(data, n, offset)``: the data this rank holds, the rows of the whole set, and the global row of its row 0."""
+    if w.rank == 0:
+        say(f"loading {args.data}" + (f" ({args.n} pairs)" if args.n else ""))
     try:
         if w.distributed and args.data in HUB_CAPTIONS:
             if args.model == "mini-clip":
@@ -69,6 +72,19 @@ def _load(args: argparse.Namespace, w: World, loaders: dict[str, Any]) -> tuple[
     except (ValueError, OSError, ImportError) as exc:
         raise CLIError(f"--data {args.data}: {exc}") from None
     return ds, len(ds.texts), 0
+
+
+def _finished(out: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of ``out`` if a run of this command (``meta``: model, data, n, seed...) finished there."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        prior = dict(manifest["meta"])
+        names = prior.pop("label_names", None)
+        if prior == meta and isinstance(names, list) and int(manifest["n"]) >= 1:
+            return manifest
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def _kill_hook(w: World, written: int) -> None:
@@ -101,7 +117,7 @@ def run_embed(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders
               load_encoder: Any, t0: float) -> int:
     """Embed this rank's shards, then (rank 0) the manifest; see the module docstring."""
     w = world()
-    device = device_for(args.device, w)
+    device = device_for(args.device, w) if w.distributed else args.device  # (one process: torch only if needed)
     with Group(w, device) as group:
         return _run(args, out, meta, loaders, load_encoder, t0, w, device, group)
 
@@ -111,11 +127,15 @@ def _run(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders: dic
     from ..sufficient import gap_stats, merge_stats, stats_report, subsample_index
 
     tag = w.tag
-    if w.rank == 0:
-        say(f"loading {args.data}" + (f" ({args.n} pairs)" if args.n else "")
-            + (f" on {w.size} ranks" if w.distributed else ""))
-    ds, n, offset = _load(args, w, loaders)
-    meta = dict(meta, label_names=[str(x) for x in getattr(ds, "label_names", [])])
+    if w.rank == 0 and w.distributed:
+        say(f"{w.size} processes ({group.backend}), each embedding its own rows")
+    prior = _finished(out, meta)
+    ds = None
+    if prior is None:
+        ds, n, offset = _load(args, w, loaders)
+        meta = dict(meta, label_names=[str(x) for x in getattr(ds, "label_names", [])])
+    else:  # a finished folder of this command: its shards may all be there, and then the data are not needed
+        n, offset, meta = int(prior["n"]), 0, dict(prior["meta"])
     if n < w.size:
         raise CLIError(f"{n} pairs on {w.size} ranks leaves a rank without rows; run fewer processes")
     start, stop = rank_range(n, w.rank, w.size)
@@ -127,6 +147,11 @@ def _run(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders: dic
     n_shards, n_reused, n_missing = (int(round(x)) for x in totals)
     if w.rank == 0 and n_reused:
         say(f"reused {n_reused} of {n_shards} shards in {out}")
+    if ds is None and n_missing:
+        ds, n_data, offset = _load(args, w, loaders)
+        if n_data != n or [str(x) for x in getattr(ds, "label_names", [])] != meta.get("label_names"):
+            raise CLIError(f"{out}: its manifest was written for {n} pairs of other data than --data {args.data} "
+                           "gives now; give --out a new folder")
     encoder = None
     if n_missing:
         need = lambda: load_encoder(args.model, ds, device)  # noqa: E731
