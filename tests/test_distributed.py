@@ -85,6 +85,9 @@ def test_two_processes_write_the_same_embeddings_and_card_as_one(one_process, tm
     assert "[rank 0/2] embedding 4 shard(s), rows 0-100" in res.stderr
     assert "[rank 1/2] embedding 4 shard(s), rows 100-200" in res.stderr
     assert "all_reduce of sufficient statistics over 2 ranks" in res.stderr
+    again = _gapkit(tmp_path / "cache", "embed", *ARGS, "--out", tmp_path / "D2", procs=2)
+    assert again.returncode == 0 and f"reused {N // SHARD_ROWS} of {N // SHARD_ROWS} shards" in again.stderr
+    assert "embedding" not in again.stderr  # nothing recomputed
     one, m1 = _folder.read_folder(base / "D1")
     two, m2 = _folder.read_folder(tmp_path / "D2")
     assert len(m2["shards"]) == N // SHARD_ROWS and m2["n"] == N and m2["d"] == m1["d"]

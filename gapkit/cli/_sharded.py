@@ -87,6 +87,48 @@ def _finished(out: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _all_complete(out: Path, meta: dict[str, Any], shard_rows: int,
+                  size: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """``(manifest, records)`` when a run of this command finished in ``out`` and every shard this layout
+    (``size`` processes, ``shard_rows``) asks for is there and hashes right; else ``None``.
+
+    Every rank checks every shard (hashing: far cheaper than embedding), so all reach the same answer
+    without talking to each other.
+    """
+    prior = _finished(out, meta)
+    if prior is None:
+        return None
+    n = int(prior["n"])
+    if n < size:
+        return None
+    records = []
+    for k in range(size):
+        for a, b in shard_ranges(*rank_range(n, k, size), shard_rows):
+            rec = complete_shard(out, a, b, prior["meta"])
+            if rec is None:
+                return None
+            records.append(rec)
+    return prior, records
+
+
+def _nothing_to_do(out: Path, manifest: dict[str, Any], records: list[dict[str, Any]], w: World, t0: float) -> int:
+    """A rerun over a finished folder: say so (rank 0), with the centroid gap merged from the shards' sums."""
+    if w.rank != 0:
+        return 0
+    from ..sufficient import gap_stats, merge_stats
+
+    say(f"reused {len(records)} of {len(records)} shards in {out}")
+    stats = merge_stats([gap_stats(*(np.load(out / r["files"][c], mmap_mode="r") for c in ("image", "text")),
+                                   covariance=False) for r in records])
+    m = stats.metrics()
+    say(f"centroid gap {m[('centroid_gap', 'image-text')]:.6f}, paired cosine {m[('paired_cosine', 'image-text')]:.6f} "
+        f"of {stats.n} pairs (merged from the shards)")
+    print(out / MANIFEST)
+    say(f"done in {time.perf_counter() - t0:.1f} s ({stats.n} rows, {len(records)} of {len(records)} shards reused); "
+        f"next: gapkit report {out}")
+    return 0
+
+
 def _kill_hook(w: World, written: int) -> None:
     spec = os.environ.get("GAPKIT_EMBED_KILL_AFTER", "")
     if spec:
@@ -117,13 +159,17 @@ def run_embed(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders
               load_encoder: Any, t0: float) -> int:
     """Embed this rank's shards, then (rank 0) the manifest; see the module docstring."""
     w = world()
+    shard_rows = args.shard_rows or DEFAULT_SHARD_ROWS
+    finished = None if args.card else _all_complete(out, meta, shard_rows, w.size)
+    if finished is not None:  # every rank sees every shard complete: nothing to do, no process group, no torch
+        return _nothing_to_do(out, *finished, w, t0)
     device = device_for(args.device, w) if w.distributed else args.device  # (one process: torch only if needed)
     with Group(w, device) as group:
-        return _run(args, out, meta, loaders, load_encoder, t0, w, device, group)
+        return _run(args, out, meta, loaders, load_encoder, t0, w, device, group, shard_rows)
 
 
 def _run(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders: dict[str, Any], load_encoder: Any,
-         t0: float, w: World, device: str, group: Group) -> int:
+         t0: float, w: World, device: str, group: Group, shard_rows: int) -> int:
     from ..sufficient import gap_stats, merge_stats, stats_report, subsample_index
 
     tag = w.tag
@@ -139,7 +185,6 @@ def _run(args: argparse.Namespace, out: Path, meta: dict[str, Any], loaders: dic
     if n < w.size:
         raise CLIError(f"{n} pairs on {w.size} ranks leaves a rank without rows; run fewer processes")
     start, stop = rank_range(n, w.rank, w.size)
-    shard_rows = args.shard_rows or DEFAULT_SHARD_ROWS
     mine = shard_ranges(start, stop, shard_rows)
     done = {r: complete_shard(out, r[0], r[1], meta) for r in mine}
     missing = [r for r in mine if done[r] is None]
