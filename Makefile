@@ -57,6 +57,7 @@ bench: venv
 	$(PY) benchmarks/bench_geometry.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_cli_out_of_core.py   # gapkit report on two memory-mapped 1,000,000 x 512 files (4 GB in /tmp)
+	$(PY) benchmarks/bench_embed_distributed.py # gapkit embed: one process against torchrun --nproc_per_node=2 (rows/s)
 
 # Tag v<gapkit version> and publish _build/html to the published branch of REMOTE (scripts/book.py release):
 #   make release REMOTE=git@github.com:gapbook/gapbook.git [RELEASE_FLAGS="--skip-build --dry-run"]

@@ -17,6 +17,7 @@ The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 - :mod:`gapkit.plotting`   the book's figure style
 - :mod:`gapkit.notebook`   glue for the book build, printed values in Colab (every chapter)
 - :mod:`gapkit.cli`        the ``gapkit`` command line: report, compare, embed
+- :mod:`gapkit.sufficient` the card's metrics as mergeable sums: shards, ranks (``torchrun``)
 
 ``pip install gapkit`` is the light core (no torch); the encoders, mini-clip, :mod:`gapkit.train` and
 ``gapkit embed`` need ``pip install 'gapkit[models]'`` and say so when it is missing

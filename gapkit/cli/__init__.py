@@ -5,6 +5,7 @@
     gapkit report IMAGES TEXTS [--labels FILE] [--json OUT] [--html OUT] [--boot N] [--seed S]
     gapkit compare CARD.json CARD.json ...
     gapkit embed --model NAME --data NAME [--n N] --out DIR      (needs gapkit[models])
+    torchrun --nproc_per_node=P -m gapkit embed ... -n N --out DIR   (each rank its own shards)
 
 Results go to stdout, progress to stderr. Bad input (a missing file, mismatched rows, a 1-D array,
 NaN rows, an unknown published name, an unreadable folder...) is one line on stderr naming the file
@@ -19,6 +20,9 @@ One private module per idea:
 - ``_html``     ``report --html``: one self-contained page
 - ``_compare``  ``compare``
 - ``_embed``    ``embed``
+- ``_sharded``  ``embed``'s body: each rank's shards, the reuse, the manifest, the all-reduced statistics
+- ``_distributed`` torchrun's world (RANK, WORLD_SIZE, LOCAL_RANK), row ranges, the process group
+- ``_reduce``   ``report DIR``: the card merged from the shards' sufficient statistics
 """
 
 from __future__ import annotations
