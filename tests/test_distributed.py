@@ -181,3 +181,43 @@ def test_more_processes_than_pairs_is_one_line_exit_2(one_process, tmp_path):
     _, trained = one_process
     res = _gapkit(trained, "embed", *[a if a != str(N) else "1" for a in ARGS], "--out", tmp_path / "D", procs=2)
     assert res.returncode != 0 and "leaves a rank without rows; run fewer processes" in res.stderr
+
+
+def test_hub_captions_are_split_per_rank_with_split_dataset_by_node(monkeypatch):
+    """The plumbing of Hub data under torchrun: the first n rows of the split, map-style, then
+    split_dataset_by_node; each rank's rows start where rank_range says. ``datasets`` is not in the test
+    environment (an extra), so a stand-in with its documented semantics (``split[:n]`` slicing;
+    ``Dataset.shard(world_size, rank, contiguous=True)``) records how gapkit calls it."""
+    import argparse
+    import types
+
+    from gapkit.cli._distributed import World
+    from gapkit.cli._sharded import _load
+
+    rows = [{"image": np.full((8, 8, 3), i, np.uint8), "answer": [f"caption {i}"]} for i in range(11)]
+    calls = []
+
+    def load_dataset(dataset_id, split):
+        calls.append((dataset_id, split))
+        name, _, stop = split.partition("[:")
+        return rows[: int(stop.rstrip("]"))]
+
+    def split_dataset_by_node(ds, rank, world_size):
+        calls.append(("split", rank, world_size))
+        a, b = rank_range(len(ds), rank, world_size)
+        return ds[a:b]
+
+    fake = types.ModuleType("datasets")
+    fake.load_dataset = load_dataset
+    fake.distributed = types.SimpleNamespace(split_dataset_by_node=split_dataset_by_node)
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    monkeypatch.setitem(sys.modules, "datasets.distributed", fake.distributed)
+    args = argparse.Namespace(data="coco", model="clip-vit-b32", n=9, seed=0)
+    part, n, offset = _load(args, World(rank=1, size=2, local_rank=1), {})
+    assert (n, offset) == (9, 5) and part.texts == [f"caption {i}" for i in range(5, 9)]
+    assert calls == [("lmms-lab/COCO-Caption2017", "val[:9]"), ("split", 1, 2)]
+    part, n, offset = _load(argparse.Namespace(data="coco", model="clip-vit-b32", n=50, seed=0),
+                            World(rank=0, size=2, local_rank=0), {})
+    assert (n, offset) == (11, 0) and len(part.texts) == 6  # a split shorter than -n: its own rows, split
+    with pytest.raises(Exception, match="mini-clip trains on the whole data set"):
+        _load(argparse.Namespace(data="coco", model="mini-clip", n=9, seed=0), World(1, 2, 1), {})

@@ -41,8 +41,9 @@ DEFAULT_SHARD_ROWS = 16384
 HUB_CAPTIONS = ("coco", "flickr30k")
 
 
-def _hub_part(name: str, n: int, w: World) -> Any:
-    """This rank's rows of a Hub caption set: ``split_dataset_by_node`` of the map-style first ``n`` rows."""
+def _hub_part(name: str, n: int, w: World) -> tuple[Any, int]:
+    """This rank's rows of a Hub caption set (``split_dataset_by_node`` of the map-style first ``n`` rows) and
+    how many rows the set has (fewer than ``n`` when the split is shorter)."""
     from ..datasets import load_captions
     from ..datasets._captions import CAPTION_SOURCES
     from ..datasets._hub import _require_datasets
@@ -53,7 +54,7 @@ def _hub_part(name: str, n: int, w: World) -> Any:
     src = CAPTION_SOURCES[name]
     full = datasets.load_dataset(src["dataset_id"], split=f"{src['split']}[:{n}]")
     part = split_dataset_by_node(full, rank=w.rank, world_size=w.size)
-    return load_captions(name, records=part, max_samples=None)
+    return load_captions(name, records=part, max_samples=None), len(full)
 
 
 def _load(args: argparse.Namespace, w: World, loaders: dict[str, Any]) -> tuple[Any, int, int]:
@@ -65,8 +66,7 @@ def _load(args: argparse.Namespace, w: World, loaders: dict[str, Any]) -> tuple[
             if args.model == "mini-clip":
                 raise CLIError(f"--model mini-clip --data {args.data}: mini-clip trains on the whole data set, "
                                "which a torchrun rank does not read; embed it in one process")
-            n = args.n or 5000
-            part = _hub_part(args.data, n, w)
+            part, n = _hub_part(args.data, args.n or 5000, w)
             return part, n, rank_range(n, w.rank, w.size)[0]
         ds = loaders[args.data](args.n, args.seed)
     except (ValueError, OSError, ImportError) as exc:
