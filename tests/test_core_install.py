@@ -96,8 +96,11 @@ def test_core_installs_and_runs_without_torch(tmp_path):
     names = {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines() if "==" in line}
     assert "gapkit" in names and {"numpy", "scipy", "pandas", "scikit-learn", "matplotlib"} <= names
     assert not names & set(HEAVY), f"the core install pulled in {sorted(names & set(HEAVY))}"
-    res = subprocess.run([str(py), "-c", SCRIPT], capture_output=True, text=True, cwd=tmp_path,
-                         env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")})
+    # a researcher's plain shell: no notebook backend (a book-runner test in this process may have set
+    # MPLBACKEND to matplotlib_inline, which the core does not install) and no book-build switches
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND", "GAPBOOK_EXPLORABLE")}
+    res = subprocess.run([str(py), "-c", SCRIPT], capture_output=True, text=True, cwd=tmp_path, env=clean)
     assert res.returncode == 0, res.stderr[-3000:]
     if os.environ.get("GAPKIT_DATA") and (Path(os.environ["GAPKIT_DATA"]) / "liang2022").is_dir():
         assert '"published_clip_gap": 0.851' in res.stdout
