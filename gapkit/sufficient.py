@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -114,23 +114,29 @@ class Moments:
         return Moments(self.n + o.n, self.shift, self.s1 + o.s1, self.ss + o.ss, s2)
 
 
-def _moments(blocks: Iterable[np.ndarray], d: int, covariance: bool) -> Moments:
-    """Moments of the rows of ``blocks`` (float64) about the first block's mean (the pilot shift)."""
-    shift, n = None, 0
-    s1, ss = np.zeros(d), 0.0
-    s2 = np.zeros((d, d)) if covariance else None
-    for c in blocks:
-        if not len(c):
-            continue
-        if shift is None:
-            shift = c.mean(axis=0)
-        c = c - shift
-        n += len(c)
-        s1 += c.sum(axis=0)
-        ss += float(np.einsum("ij,ij->", c, c))
-        if s2 is not None:
-            s2 += c.T @ c
-    return Moments(n, np.zeros(d) if shift is None else shift, s1, ss, s2)
+class _Accumulator:
+    """Running :class:`Moments` of rows added block by block, about the first block's mean (the pilot shift)."""
+
+    def __init__(self, d: int, covariance: bool) -> None:
+        self.shift: np.ndarray | None = None
+        self.n, self.s1, self.ss = 0, np.zeros(d), 0.0
+        self.s2 = np.zeros((d, d)) if covariance else None
+
+    def add(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        if self.shift is None:
+            self.shift = rows.mean(axis=0)
+        c = rows - self.shift
+        self.n += len(c)
+        self.s1 += c.sum(axis=0)
+        self.ss += float(np.einsum("ij,ij->", c, c))
+        if self.s2 is not None:
+            self.s2 += c.T @ c  # numpy dispatches A.T @ A to BLAS syrk
+
+    def moments(self) -> Moments:
+        return Moments(self.n, np.zeros_like(self.s1) if self.shift is None else self.shift, self.s1, self.ss,
+                       self.s2)
 
 
 @dataclass
@@ -275,13 +281,16 @@ def gap_stats(image: Any, text: Any, *, covariance: bool = True) -> GapStats:
     img, txt = as_paired(image, text, check_rows=False, min_rows=1)  # the fused pass checks every row
     n, d = img.shape
     p = _pair_pass(img, txt)
-    slices = list(_row_slices(n, d))
-    unit = {"image": lambda: (_unit_rows(img[sl]) for sl in slices),
-            "text": lambda: (_unit_rows(txt[sl]) for sl in slices)}
-    diff = _moments((_unit_rows(img[sl]) - _unit_rows(txt[sl]) for sl in slices), d, False)
+    acc = {"image": _Accumulator(d, covariance), "text": _Accumulator(d, covariance), "diff": _Accumulator(d, False)}
+    for sl in _row_slices(n, d):  # float64 unit rows, once per block for all three
+        u, v = _unit_rows(img[sl]), _unit_rows(txt[sl])
+        acc["image"].add(u)
+        acc["text"].add(v)
+        u -= v
+        acc["diff"].add(u)
     return GapStats(n, d, p.sum_image, p.sum_text, float(p.cos.sum()), float(p.dist.sum()),
-                    float((p.dist * p.dist).sum()), _moments(unit["image"](), d, covariance),
-                    _moments(unit["text"](), d, covariance), diff)
+                    float((p.dist * p.dist).sum()), acc["image"].moments(), acc["text"].moments(),
+                    acc["diff"].moments())
 
 
 def merge_stats(parts: Sequence[GapStats]) -> GapStats:
