@@ -1,4 +1,4 @@
-"""Checks for the code exercises of chapter 8 (what the centroid misses)."""
+"""Checks for the code exercises of chapter 7 (beyond contrastive models: adapters)."""
 
 from __future__ import annotations
 
@@ -8,74 +8,84 @@ import numpy as np
 
 from . import _compare, register
 
-SHUFFLE_ROWS = ("pairs", "shuffled")
-SHUFFLE_COLUMNS = ("centroid", "distribution", "relative_distribution", "frechet", "mmd")
-SWAP_EPOCHS = 60
-SWAP_RECIPES = {"fixed": {"temperature": 0.01, "modality_swap": 0.0},
-                "swap": {"temperature": 0.01, "modality_swap": 0.5}}
-SWAP_COLUMNS = ("centroid", "relative_distribution", "top1")
+LR_ROWS = ("lm_adapter", "fast")
+LR_COLUMNS = ("centroid_cosine", "cross_cosine", "norm_vision")
+N_IMAGES, TOP = 5, 3
 
 
-@register("ex-centroid-shuffle")
-def centroid_shuffle(answer: Any, *, image: Any, text: Any, perm: Any, seed: int) -> list[str]:
-    """``answer``: a table (DataFrame) indexed by ``"pairs"`` and ``"shuffled"`` with columns ``centroid``,
-    ``distribution``, ``relative_distribution`` (:func:`gapkit.geometry.gap_decomposition`), ``frechet``
-    and ``mmd`` (``mmd(..., seed=seed)``), for ``image`` with ``text`` and with ``text[perm]``."""
-    from .. import geometry
+@register("ex-adapter-lr")
+def adapter_lr(answer: Any, *, reference: Any, fast: Any, images: Any, text_tokens: Any) -> list[str]:
+    """``answer``: a table (DataFrame) indexed by ``"lm_adapter"`` and ``"fast"`` with columns
+    ``centroid_cosine``, ``cross_cosine`` and ``norm_vision`` (:func:`gapkit.adapters.token_geometry` of
+    each adapter's vision tokens of ``images`` against ``text_tokens``); ``fast`` must be ``reference``
+    retrained with a ten times larger learning rate, everything else unchanged."""
+    from ..adapters import token_geometry
 
-    problems = _compare.table(answer, SHUFFLE_ROWS, SHUFFLE_COLUMNS)
-    t = np.asarray(text)
-    p = np.asarray(perm)
-    if p.shape != (len(t),) or not np.array_equal(np.sort(p), np.arange(len(t))):
-        problems.append("`perm` should be a permutation of the text rows (np.random.default_rng(SEED).permutation)")
-    elif np.array_equal(p, np.arange(len(t))):
-        problems.append("`perm` leaves every caption in place: draw a random permutation")
+    problems = _compare.entries("the table", answer, list(LR_ROWS))
+    missing = [c for c in LR_COLUMNS if c not in getattr(answer, "columns", [])]
+    if missing:
+        problems.append(f"the table has no column {', '.join(map(repr, missing))}")
+    if type(fast) is not type(reference) or getattr(fast, "coef_", None) is None:
+        problems.append("`fast` should be a fitted adapter of the same class as `reference` (LanguageModelAdapter)")
+    elif not np.isclose(fast.lr, 10 * reference.lr):
+        problems.append("`fast` was not trained with ten times the learning rate of `reference`")
+    else:
+        changed = [k for k in ("epochs", "batch_size", "seed", "init", "objective", "temperature", "alpha")
+                   if getattr(fast, k, None) != getattr(reference, k, None)]
+        if changed:
+            problems.append(f"`fast` differs from `reference` in more than the learning rate: {', '.join(changed)}")
     if problems:
         return problems
-    for row, tt in (("pairs", t), ("shuffled", t[p])):
-        d = geometry.gap_decomposition(image, tt)
-        want = {"centroid": (d.centroid, 1e-4), "distribution": (d.distribution, 1e-4),
-                "relative_distribution": (d.relative_distribution, 1e-4)}
-        for col, (value, tol) in want.items():
-            problems += _compare.number(f"{col} of {row!r}", answer.loc[row, col], value, tol)
-        # the unpaired distances are small numbers: compared relative to their size
-        problems += _compare.number(f"frechet of {row!r}", answer.loc[row, "frechet"],
-                                    geometry.frechet_distance(image, tt), rtol=1e-3)
-        problems += _compare.number(f"mmd of {row!r}", answer.loc[row, "mmd"], geometry.mmd(image, tt, seed=seed),
-                                    rtol=1e-3)
+    for row, adapter in (("lm_adapter", reference), ("fast", fast)):
+        g = token_geometry(adapter.transform(images), text_tokens)
+        for col in LR_COLUMNS:
+            if col == "norm_vision":
+                problems += _compare.number(f"{col} of {row!r}", answer.loc[row, col], g[col], rtol=1e-4)
+            else:
+                problems += _compare.number(f"{col} of {row!r}", answer.loc[row, col], g[col], 1e-4)
     return problems
 
 
-@register("ex-centroid-swap")
-def centroid_swap(answer: Any, *, models: Mapping[str, Any], images: Any, texts: Any) -> list[str]:
-    """``answer``: a table (DataFrame) indexed by ``"fixed"`` and ``"swap"`` with columns ``centroid``,
-    ``relative_distribution`` and ``top1`` (image→text top-1 retrieval) on the held-out ``images`` and
-    ``texts``; ``models``: the same two keys → mini-clips trained for 60 epochs at τ = 0.01, the second
-    with ``modality_swap=0.5``."""
-    from .. import geometry
-    from ..cone import embed_pairs
-    from ..contrastive import retrieval_accuracy
+def _nearest_problems(name: str, got: Any, tokens: np.ndarray, unit_vocab: np.ndarray) -> list[str]:
+    try:
+        ids = np.asarray(got)
+        if ids.dtype.kind == "f" and np.all(ids == np.round(ids)):
+            ids = ids.astype(np.int64)
+    except (TypeError, ValueError):
+        return [f"{name} should be an array of vocabulary ids"]
+    if ids.shape != (N_IMAGES, TOP):
+        return [f"{name} has shape {ids.shape}; it should have shape {(N_IMAGES, TOP)} (images × nearest entries)"]
+    if ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(unit_vocab):
+        return [f"{name} should hold integer row indices of the vocabulary matrix (0 ... {len(unit_vocab) - 1})"]
+    from ..geometry import normalize_rows
 
-    problems = _compare.table(answer, tuple(SWAP_RECIPES), SWAP_COLUMNS) + _compare.entries("models", models,
-                                                                                   list(SWAP_RECIPES))
+    sims = normalize_rows(tokens[:N_IMAGES], dtype=np.float64) @ unit_vocab.T
+    problems = []
+    for i in range(N_IMAGES):
+        best = np.sort(sims[i])[::-1][:TOP]
+        have = sims[i, ids[i]]
+        # compared by cosine, not by id, so that entries with equal cosines may come in either order
+        off = int(np.sum(have < best[-1] - 1e-6))
+        if len(set(ids[i].tolist())) < TOP:
+            problems.append(f"{name}, image {i}: an entry appears more than once")
+        elif off:
+            problems.append(f"{name}, image {i}: {off} of the {TOP} entries are not among the {TOP} nearest")
+        elif np.any(np.diff(have) > 1e-6):
+            problems.append(f"{name}, image {i}: the entries are not in order of decreasing cosine")
+    return problems
+
+
+@register("ex-adapter-nearest")
+def adapter_nearest(answer: Mapping[str, Any], *, regression: Any, lm: Any, vocabulary: Any) -> list[str]:
+    """``answer = {"regression": ids, "lm": ids}``: for the first five vision tokens of each adapter
+    (``regression`` = V_direct, ``lm`` = V_lm) the row indices of the three ``vocabulary`` entries with the
+    highest cosine, highest first, an integer array of shape (5, 3)."""
+    from ..geometry import normalize_rows
+
+    problems = _compare.entries("answer", answer, ["regression", "lm"])
     if problems:
         return problems
-    for name, recipe in SWAP_RECIPES.items():
-        cfg = getattr(models[name], "config", None)
-        if getattr(cfg, "epochs", None) != SWAP_EPOCHS:
-            problems.append(f"the {name!r} model was not trained for {SWAP_EPOCHS} epochs")
-        for key, value in recipe.items():
-            if not np.isclose(getattr(cfg, key, np.nan), value):
-                problems.append(f"the {name!r} model was not trained with {key}={value:g}")
-        if getattr(cfg, "learnable_temperature", False) or getattr(cfg, "temperature_end", None) is not None:
-            problems.append(f"the {name!r} model should train at a fixed temperature")
-    if problems:
-        return problems
-    for name in SWAP_RECIPES:
-        v, t = embed_pairs(models[name], images, texts)
-        d = geometry.gap_decomposition(v, t)
-        want = {"centroid": d.centroid, "relative_distribution": d.relative_distribution,
-                "top1": retrieval_accuracy(v, t, texts=texts)}
-        for col, value in want.items():
-            problems += _compare.number(f"{col} of {name!r}", answer.loc[name, col], value, 1e-4)
+    unit_vocab = normalize_rows(vocabulary, dtype=np.float64)
+    for name, tokens in (("regression", regression), ("lm", lm)):
+        problems += _nearest_problems(name, answer[name], np.asarray(tokens), unit_vocab)
     return problems
