@@ -2,17 +2,17 @@
 
 The companion package of the *gapbook* Jupyter Book. Modules, one idea each:
 
-- :mod:`gapkit.geometry`   gap and cone metrics, the distribution gap, conformity (chapters 1, 3, 4, 8)
+- :mod:`gapkit.geometry`   gap and cone metrics, the distribution gap, conformity (chapters 1, 3, 4, 5)
 - :mod:`gapkit.cone`       random MLPs and randomly initialised towers (chapter 1)
-- :mod:`gapkit.shift`      post-hoc interventions: the λ-shift and friends (chapters 4-6)
-- :mod:`gapkit.train`      supervised early-fusion heads and λ sweeps (chapter 5)
+- :mod:`gapkit.shift`      post-hoc interventions: the λ-shift and friends (chapters 4, 6 and 7)
+- :mod:`gapkit.train`      supervised early-fusion heads and λ sweeps (chapter 6)
 - :mod:`gapkit.encoders`   real encoders and offline stand-ins (every chapter)
 - :mod:`gapkit.contrastive` a small CLIP-style model trained in seconds (chapter 2)
 - :mod:`gapkit.datasets`   paired image-text data, offline and online
 - :mod:`gapkit.cache`      content-hashed embedding cache
-- :mod:`gapkit.stats`      paired comparisons across seeds (chapter 5)
-- :mod:`gapkit.robustness` flip rates under perturbations (chapter 6)
-- :mod:`gapkit.adapters`   projecting image embeddings into a language model's token space (chapter 7)
+- :mod:`gapkit.stats`      paired comparisons across seeds (chapter 6)
+- :mod:`gapkit.robustness` flip rates under perturbations (chapter 7)
+- :mod:`gapkit.adapters`   projecting image embeddings into a language model's token space (chapter 8)
 - :mod:`gapkit.profile`    which models/data/device a run uses (offline, CI, Colab)
 - :mod:`gapkit.plotting`   the book's figure style
 - :mod:`gapkit.notebook`   glue for the book build, printed values in Colab (every chapter)

@@ -14,7 +14,7 @@
 Each file is found, downloaded and hash-checked exactly as the published embeddings are
 (:func:`gapkit._published._fetch`: ``GAPKIT_DATA``, the cache, a pooch download pinned to the
 file's own commit, the same errors); only the parsing is here. Per-seed values were not
-published, so no paired comparison of two λ values is possible from these files. Chapters 3 and 5.
+published, so no paired comparison of two λ values is possible from these files. Chapters 3 and 6.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def load_published_results(
     download: bool = True,
     timeout: float = DOWNLOAD_TIMEOUT_S,
 ) -> Any:
-    """A paper's published result table, as a tidy :class:`pandas.DataFrame` (chapters 3 and 5).
+    """A paper's published result table, as a tidy :class:`pandas.DataFrame` (chapters 3 and 6).
 
     Every file is found and checked as :func:`gapkit.datasets.load_published_embeddings` does:
     a local folder (``data_dir`` or ``GAPKIT_DATA``, holding ``restrepo2026/<path>`` laid out as
@@ -276,7 +276,7 @@ def published_results_or_none(name: str, **loader_kw: Any) -> Any:
     collection (``GAPKIT_DATA`` names a folder with ``restrepo2026/`` in it, as in CI), so a
     build with the data never silently loses a section; otherwise (no folder, no network) the
     reason is printed and None returned, and the chapter shows a note and glues NaN
-    (:func:`gapkit.datasets.glue_or_nan`). Chapters 3 and 5.
+    (:func:`gapkit.datasets.glue_or_nan`). Chapters 3 and 6.
     """
     try:
         return load_published_results(name, **loader_kw)

@@ -1,4 +1,4 @@
-"""Adapter-based vision-language models: image embeddings projected into a language model's token space (chapter 7).
+"""Adapter-based vision-language models: image embeddings projected into a language model's token space (chapter 8).
 
 Models such as LLaVA do not train two towers into one joint space. They keep a
 vision encoder and a language model, and train an *adapter* (often one linear
@@ -69,14 +69,14 @@ WORD_EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 
 
 class NotFittedError(ValueError, AttributeError):
-    """``transform`` was called before ``fit`` (chapter 7)."""
+    """``transform`` was called before ``fit`` (chapter 8)."""
 
 
 # ----------------------------------------------------------------------------- the token space
 
 
 def default_model_path() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 (tokenizer files and ``model.safetensors``) (chapter 7).
+    """Folder of the packaged all-MiniLM-L6-v2 (tokenizer files and ``model.safetensors``) (chapter 8).
 
     Raises
     ------
@@ -128,7 +128,7 @@ def _load_cached(path: str, key: str) -> tuple[np.ndarray, Any]:
 def load_token_embeddings(
     model_path: str | os.PathLike | None = None, *, key: str = WORD_EMBEDDING_KEY
 ) -> tuple[np.ndarray, Any]:
-    """A language model's input word-embedding matrix and its tokenizer (chapter 7).
+    """A language model's input word-embedding matrix and its tokenizer (chapter 8).
 
     Parameters
     ----------
@@ -170,7 +170,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 
 
 def caption_token_ids(texts: Sequence[str], tokenizer: Any, *, max_length: int = 128) -> list[np.ndarray]:
-    """Token ids of each caption, without special tokens (``[CLS]``, ``[SEP]``, padding) (chapter 7).
+    """Token ids of each caption, without special tokens (``[CLS]``, ``[SEP]``, padding) (chapter 8).
 
     Parameters
     ----------
@@ -203,7 +203,7 @@ def caption_token_ids(texts: Sequence[str], tokenizer: Any, *, max_length: int =
 def caption_token_targets(
     texts: Sequence[str], matrix: Any = None, tokenizer: Any = None, *, max_length: int = 128
 ) -> np.ndarray:
-    """Mean input word embedding of each caption's tokens, ``(n, d)`` float32 (chapter 7).
+    """Mean input word embedding of each caption's tokens, ``(n, d)`` float32 (chapter 8).
 
     The regression target of the simplest adapter: an image should map to the
     average embedding of the words describing it. Special tokens are not
@@ -219,7 +219,7 @@ def caption_token_targets(
 def caption_tokens(
     texts: Sequence[str], matrix: Any = None, tokenizer: Any = None, *, unique: bool = False, max_length: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every word-piece embedding of a set of captions: the "text tokens" a language model reads (chapter 7).
+    """Every word-piece embedding of a set of captions: the "text tokens" a language model reads (chapter 8).
 
     Parameters
     ----------
@@ -264,7 +264,7 @@ def _torch_device(device: str) -> Any:
 
 
 class LinearAdapter:
-    """A linear adapter ``x ↦ xW + b`` from image embeddings to a token-embedding space (chapter 7).
+    """A linear adapter ``x ↦ xW + b`` from image embeddings to a token-embedding space (chapter 8).
 
     Parameters
     ----------
@@ -367,7 +367,7 @@ class LinearAdapter:
 
 
 class LanguageModelAdapter(LinearAdapter):
-    """A linear adapter trained *through* a frozen language model, as adapter VLMs are (chapter 7).
+    """A linear adapter trained *through* a frozen language model, as adapter VLMs are (chapter 8).
 
     Each image embedding ``x`` becomes one vision token ``u = xW + b`` in the
     language model's input-embedding space. The frozen model reads the
@@ -573,7 +573,7 @@ class LanguageModelAdapter(LinearAdapter):
 
 
 def mean_cross_cosine(a: Any, b: Any) -> float:
-    """Mean cosine over all pairs (one row of ``a``, one row of ``b``), in O((n + m)·d) (chapter 7).
+    """Mean cosine over all pairs (one row of ``a``, one row of ``b``), in O((n + m)·d) (chapter 8).
 
     Rows are L2-normalised first. ``mean_{i,j} cos(a_i, b_j) = ⟨mean_i â_i, mean_j b̂_j⟩``,
     so no ``n × m`` matrix is formed. The two sets need not be paired or of equal size.
@@ -586,7 +586,7 @@ def mean_cross_cosine(a: Any, b: Any) -> float:
 
 
 def token_geometry(vision_tokens: Any, text_tokens: Any) -> dict[str, float]:
-    """How projected vision tokens sit relative to text-token embeddings (chapter 7).
+    """How projected vision tokens sit relative to text-token embeddings (chapter 8).
 
     The two sets need not be paired or of equal size. All directional
     quantities are on the unit sphere (rows L2-normalised first, the book's

@@ -510,7 +510,7 @@ def cached_embed_dataset(
     progress: bool = True,
     **image_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Embed a :class:`~gapkit.datasets.PairedDataset`'s images and texts, through the cache. Chapters 3 and 5.
+    """Embed a :class:`~gapkit.datasets.PairedDataset`'s images and texts, through the cache. Chapters 3 and 6.
 
     Same keys as :func:`cached_embed` (``dataset_id=dataset.name``), but the
     content fingerprints come from :meth:`~gapkit.datasets.PairedDataset.content_fingerprints`,

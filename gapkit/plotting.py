@@ -106,7 +106,7 @@ def band(ax: Any, x: Any, low: Any, high: Any, *, color: str, alpha: float = 0.1
     """A translucent band from ``low`` to ``high`` with an outline in its own colour.
 
     Where two bands overlap their fills blend into a third colour; the thin outlines keep each
-    band's edges legible. Use it for every min-max or ±std band (chapters 1, 2, 5, 8).
+    band's edges legible. Use it for every min-max or ±std band (chapters 1, 2, 5, 6).
 
     Returns
     -------

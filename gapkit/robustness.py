@@ -1,4 +1,4 @@
-"""Zero-shot predictions and their robustness to perturbations (chapter 6, Chowers 2026).
+"""Zero-shot predictions and their robustness to perturbations (chapter 7, Chowers 2026).
 
 Robustness is measured as a **flip rate**: the probability that the zero-shot
 prediction ``argmax_k cos(query, class_k)`` changes when the query embedding
@@ -76,7 +76,7 @@ def zero_shot_margins(query_emb: Any, class_emb: Any) -> np.ndarray:
 
     How far each zero-shot prediction is from changing: a perturbation that moves
     the two best class scores by less than half the margin cannot flip it.
-    Chapters 4 and 6.
+    Chapters 4 and 7.
     """
     q, c = _pair(query_emb, class_emb)
     top2 = np.partition(q @ c.T, -2, axis=1)[:, -2:]
@@ -116,7 +116,7 @@ def perturb(x_unit: np.ndarray, kind: str | Perturbation = "gaussian", *, sigma:
                   "n_trials": [Interval(Integral, 1, None, closed="left")], "seed": [None, SEED]})
 def flip_rate(query_emb: Any, class_emb: Any, perturb: str | Perturbation = "gaussian", *, sigma: float = 0.05,
               bits: int = 8, n_trials: int = 10, seed: int = 0) -> float:
-    """P[argmax changes | query embedding + perturbation] for zero-shot classification (chapter 6).
+    """P[argmax changes | query embedding + perturbation] for zero-shot classification (chapter 7).
 
     Parameters
     ----------

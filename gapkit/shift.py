@@ -1,4 +1,4 @@
-"""Post-hoc interventions on frozen embeddings: the λ-shift and friends (chapters 4-6).
+"""Post-hoc interventions on frozen embeddings: the λ-shift and friends (chapters 4, 6 and 7).
 
 Scikit-learn style estimators, each with ``fit(image, text)`` learning
 from the data it is given (the *training split*: nothing is learned in
@@ -131,7 +131,7 @@ class _Base:
 
 
 class LambdaShift(_Base):
-    """The λ-shift of Restrepo et al. (2026) as a fit/transform estimator (chapters 4 and 5).
+    """The λ-shift of Restrepo et al. (2026) as a fit/transform estimator (chapters 4 and 6).
 
     On L2-normalised rows, with the gap vector Δ = mean_i v̂_i − mean_i t̂_i
     *learned in* :meth:`fit` (training split only)::
@@ -202,7 +202,7 @@ class LambdaShift(_Base):
 
 
 class MeanCentering(_Base):
-    """Per-modality mean centring (a baseline for chapters 4 and 5).
+    """Per-modality mean centring (a baseline for chapters 4 and 6).
 
     ``v' = normalise(v̂ − mean_i v̂_i)`` and ``t' = normalise(t̂ − mean_i t̂_i)``,
     each mean learned in :meth:`fit`. Removes the gap (both fitted centroids go
@@ -283,7 +283,7 @@ class ModalityStandardization(_Base):
     gap_ : numpy.ndarray
         ``image_mean_ − text_mean_`` (Δ of the fit data).
 
-    Chapter "What the centroid misses" and chapter 5.
+    Chapter "What the centroid misses" and chapter 6.
     """
 
     _param_names = ("renormalize",)
@@ -329,7 +329,7 @@ class ModalityStandardization(_Base):
 
 
 class OrthogonalShift(_Base):
-    """Close the gap along the direction orthogonal to the fixed modality (Chowers 2026; chapter 6).
+    """Close the gap along the direction orthogonal to the fixed modality (Chowers 2026; chapter 7).
 
     With Δ = mean_i v̂_i − mean_i t̂_i fitted on training pairs, let ``P`` be the
     orthogonal projector onto the span of the *fixed* modality's normalised

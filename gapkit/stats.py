@@ -12,7 +12,7 @@ paired t cannot be computed: it depends on how strongly the seeds' results under
 are correlated, which mean ± std do not say. :func:`correlation_needed` gives the seed-to-seed
 correlation a difference would need for a paired test to call it significant.
 
-Used by chapter 5 (supervised evaluation).
+Used by chapter 6 (supervised evaluation).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def paired_comparison(a: Any, b: Any, *, confidence: float = 0.95, n_boot: int =
 
 
 def correlation_needed(diff: float, std_a: float, std_b: float, n: int, *, confidence: float = 0.95) -> float:
-    """The seed-to-seed correlation at which a paired t-test would call ``diff`` significant (chapter 5).
+    """The seed-to-seed correlation at which a paired t-test would call ``diff`` significant (chapter 6).
 
     From summary statistics only (mean ± std of two settings over the same ``n`` seeds): the
     standard deviation of the per-seed differences is ``sqrt(std_a² + std_b² − 2ρ·std_a·std_b)``

@@ -708,7 +708,7 @@ def convert_notebook(nb: Any, doc: str, site: SiteIndex) -> Any:
     nb : nbformat.NotebookNode
         The chapter as jupytext reads it from its MyST source.
     doc : str
-        Its docname, e.g. ``chapters/06_robustness``.
+        Its docname, e.g. ``chapters/07_robustness``.
     site : SiteIndex
         The book's titles, labels and citations (:func:`site_index`).
 

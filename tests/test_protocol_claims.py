@@ -3,7 +3,7 @@
 - gapkit.train says where it follows the authors' protocol and where it differs (validation split,
   outer split, multilabel loss weights), and offers the authors' choices as options where it can:
   ``stratify_validation=False`` (their random validation split) and ``split_column=`` (their fixed
-  outer split, the same for every run). Chapter 5 says the same.
+  outer split, the same for every run). Chapter 6 says the same.
 - OrthogonalShift keeps the ``fixed_extra`` directions (e.g. class prompts) exactly in its basis
   whatever ``energy`` is, so zero-shot predictions never flip.
 - The RMG docstring states Schrodi's 1e-3 clamp and what each choice returns when image == text.
@@ -89,9 +89,9 @@ def test_train_docstring_says_where_it_differs():
 
 
 def test_chapter_5_has_a_where_we_differ_note():
-    text = (ROOT / "chapters" / "05_supervised_evaluation.md").read_text(encoding="utf-8")
+    text = (ROOT / "chapters" / "06_supervised_evaluation.md").read_text(encoding="utf-8")
     m = re.search(r"Where we differ from the authors' protocol(.{0,3000})", text, re.S)
-    assert m, "chapter 5 lacks the 'Where we differ from the authors' protocol' note"
+    assert m, "chapter 6 lacks the 'Where we differ from the authors' protocol' note"
     note = m.group(1)
     assert re.search(r"validation", note) and re.search(r"split column|fixed split", note)
     assert re.search(r"pos_weight|n_k", note)

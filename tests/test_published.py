@@ -472,7 +472,7 @@ BOOK_SECTIONS = {
                                                "real_curve_gap_w_large")),
     "04_lambda_shift": ("lambda-real", ("real_lam_clip_gap1", "real_lam_convirt_gap1", "real_lam_clip_i2t0",
                                         "real_lam_clip_i2t1", "real_lam_clip_t2i1", "real_lam_offset_range")),
-    "06_robustness": ("robust-real", ("rob_real_flip0", "rob_real_flip_lam", "rob_real_flip_full", "rob_real_flip_90",
+    "07_robustness": ("robust-real", ("rob_real_flip0", "rob_real_flip_lam", "rob_real_flip_full", "rob_real_flip_90",
                                       "rob_real_changed_orth_max")),
 }
 FRONT_PAGE_FIGURE = ("01_cone_effect", "real_clip_pca")

@@ -1,5 +1,5 @@
 """The mini CLIP's training-time remedies: a temperature schedule and modality swapping (Yaras et al. 2025);
-shared parameters, one initialisation, hard negatives and filtering (the survey's remedies, chapter 8).
+shared parameters, one initialisation, hard negatives and filtering (the survey's remedies, chapter 5).
 
 Known answers: the schedule's temperatures are log-linear from start to end; swapping *every* pair
 is the same symmetric InfoNCE loss (so the same training as no swap); the new options at their

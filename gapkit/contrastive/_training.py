@@ -212,7 +212,7 @@ def train_mini_clip(
         the training-time remedies of Yaras et al. 2025: ``temperature_end=`` for a log-linear
         temperature schedule from ``temperature`` to it, ``modality_swap=`` for the probability
         that a pair's image and text trade places in the loss; the remedies of the survey
-        (chapter 8): ``shared_towers=True`` for one last layer shared by both towers (Eslami et
+        (chapter 5): ``shared_towers=True`` for one last layer shared by both towers (Eslami et
         al.), ``same_init=True`` for one initialisation of that layer in both).
     hard_negatives : sequence of str, optional
         One caption per pair, a near miss (e.g. one attribute changed:

@@ -12,18 +12,18 @@ Offline (deterministic given ``seed``, no network; used by ``make book`` / CI):
   attributes; the caption describes ``n_described`` of them. Fewer described
   attributes = the text carries less information than the image (Schrodi
   2025's *information imbalance*). Chapter 2. :func:`shape_hard_negatives` gives each caption
-  with one attribute changed (chapter 8's hard negatives), and
-  :meth:`PairedDataset.with_mismatched_pairs` swaps a share of captions (chapter 8's filtering).
+  with one attribute changed (chapter 5's hard negatives), and
+  :meth:`PairedDataset.with_mismatched_pairs` swaps a share of captions (chapter 5's filtering).
 - :func:`make_multimodal_task` — a supervised task shaped like the medical
   datasets: a lesion-like image and a metadata sentence ("Patient aged 54,
   male, lesion on the back.") each carry part of the label, so fusing the two
-  modalities beats either alone. Chapter 5.
+  modalities beats either alone. Chapter 6.
 
 Online (Colab, ``pip install datasets``):
 
 - :func:`load_ham10000` — HAM10000 dermoscopy, 7 classes, with the text
   ``"Patient diagnosed via {dx_type}. Age: {age}. Sex: {sex}. Localization: {localization}."``
-  used by Restrepo 2026. Chapter 5.
+  used by Restrepo 2026. Chapter 6.
 - :func:`load_captions` — a natural image–caption set (COCO 2017 val or Flickr30k).
 
 Both online loaders accept ``records=`` (a list of dicts or a pandas DataFrame
@@ -33,11 +33,11 @@ small local fixtures this way.
 
 Published real embeddings (no images, embeddings only):
 :func:`load_published_embeddings` (Liang et al. 2022: CLIP, ConVIRT, CLASP, VideoCLIP),
-implemented in :mod:`gapkit._published` and re-exported here. Chapters 1, 3, 4, 6.
+implemented in :mod:`gapkit._published` and re-exported here. Chapters 1, 3, 4, 7.
 
 Published result tables: :func:`load_published_results` (Restrepo et al. 2026: the supervised
 experiment's metrics against λ, and the cone-strength table), read through the same loader
-(:mod:`gapkit._published_results`). Chapters 3 and 5.
+(:mod:`gapkit._published_results`). Chapters 3 and 6.
 """
 
 

@@ -102,7 +102,7 @@ def load_captions(
         so the label is not computed from the input text (which is, of course,
         informative about it). Needs several captions per image (COCO has five).
 
-    Chapters 1, 3, 5 (full profile).
+    Chapters 1, 3, 6 (full profile).
     """
     if name not in CAPTION_SOURCES and dataset_id is None:
         raise ValueError(f"unknown caption set {name!r}; known: {sorted(CAPTION_SOURCES)} (or pass dataset_id=).")

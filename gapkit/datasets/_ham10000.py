@@ -98,7 +98,7 @@ def load_ham10000(
     max_samples : int, optional
         Stream only the first ``max_samples`` rows from the Hub.
 
-    Chapter 5 (full profile).
+    Chapter 6 (full profile).
     """
     cols = dict(HAM10000_HUB["columns"])
     cols.update(columns or {})

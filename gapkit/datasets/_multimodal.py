@@ -59,7 +59,7 @@ def make_multimodal_task(
     Restrepo 2026's supervised protocol. ``attributes`` holds every ground-truth
     attribute plus ``image_score``, ``meta_score`` and ``score``.
 
-    Chapter 5 (offline profile).
+    Chapter 6 (offline profile).
     """
     import pandas as pd
 

@@ -113,7 +113,7 @@ class PairedDataset:
 
     @validate_params({"share": [Interval(Real, 0, 1, closed="both")], "seed": [SEED]})
     def with_mismatched_pairs(self, share: float, seed: int = 0) -> "PairedDataset":
-        """A copy in which ``share`` of the pairs have another pair's caption (chapter 8's filtering).
+        """A copy in which ``share`` of the pairs have another pair's caption (chapter 5's filtering).
 
         ``round(share·n)`` pairs, drawn with ``seed``, pass their captions on in a cycle (the
         first chosen pair gets the second's caption, ..., the last the first's), so every chosen

@@ -188,7 +188,7 @@ def make_shapes(
 def shape_hard_negatives(dataset: PairedDataset, seed: int = 0) -> list[str]:
     """For each pair of a :func:`make_shapes` data set, its caption with one described attribute changed.
 
-    The hard negatives of chapter 8 (Jiang et al.): the attribute (among those the caption names)
+    The hard negatives of chapter 5 (Jiang et al.): the attribute (among those the caption names)
     and its new value are drawn with ``seed``; the caption is rewritten with
     :func:`_shape_caption`, so it differs from the true one in exactly that word. A caption that
     names no attribute ("a shape.") is returned unchanged.

@@ -1,4 +1,4 @@
-"""Checks for the code exercises of chapter 8 (what the centroid misses)."""
+"""Checks for the code exercises of chapter 5 (what the centroid misses)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the code exercises of chapter 5 (supervised evaluation of the λ-shift)."""
+"""Checks for the code exercises of chapter 6 (supervised evaluation of the λ-shift)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the code exercises of chapter 6 (robustness: the orthogonal shift)."""
+"""Checks for the code exercises of chapter 7 (robustness: the orthogonal shift)."""
 
 from __future__ import annotations
 

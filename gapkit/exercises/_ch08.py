@@ -1,4 +1,4 @@
-"""Checks for the code exercises of chapter 7 (beyond contrastive models: adapters)."""
+"""Checks for the code exercises of chapter 8 (beyond contrastive models: adapters)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every frame is computed in Python with gapkit; the browser only switches between precomputed
 frames, so the figure needs no kernel. One :class:`Explorable` is one slider (λ, depth, epoch,
 noise) over one or more panels of points and lines, and a box of numbers (the centroid gap,
-retrieval, ...) that updates with the slider. Chapters 1, 2, 4 and 6.
+retrieval, ...) that updates with the slider. Chapters 1, 2, 4 and 7.
 
 Where it shows:
 

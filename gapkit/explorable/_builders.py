@@ -1,4 +1,4 @@
-"""The book's explorable figures, each built from gapkit's own computations (chapters 1, 2, 4 and 6)."""
+"""The book's explorable figures, each built from gapkit's own computations (chapters 1, 2, 4 and 7)."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def line_explorer(curves: Any, *, slider: str, x: str, y: str, series: str, colo
                   numbers_title: str = "At this setting") -> Explorable:
     """Curves that change with a slider: one line per ``series``, one frame per value of ``slider``.
 
-    Chapter 6 moves λ and watches each shift's flip rate against the noise level.
+    Chapter 7 moves λ and watches each shift's flip rate against the noise level.
 
     Parameters
     ----------

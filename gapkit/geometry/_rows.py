@@ -132,6 +132,6 @@ def normalize_rows(x: Any, *, dtype: Any = None) -> np.ndarray:
     dtype : numpy dtype, optional
         Result dtype (default: ``x``'s float type, at least float32).
 
-    Used in chapters 4 and 6.
+    Used in chapters 4 and 7.
     """
     return l2_normalize(as_matrix(x, name="x", min_rows=1), dtype=dtype)

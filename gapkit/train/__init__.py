@@ -1,4 +1,4 @@
-"""Supervised early-fusion heads and λ sweeps: the protocol of Restrepo et al. (2026) (chapter 5).
+"""Supervised early-fusion heads and λ sweeps: the protocol of Restrepo et al. (2026) (chapter 6).
 
 The protocol of the authors' public code (see ``shared/background.md``), with
 three differences listed under *Where we differ* below:

@@ -62,7 +62,7 @@ def train_head(
     stratify_validation: bool = True,
     auc: str = "proba",
 ) -> dict[str, float]:
-    """Train one classification head with the paper's protocol; the reference loop (chapter 5).
+    """Train one classification head with the paper's protocol; the reference loop (chapter 6).
 
     A plain PyTorch loop: ``nn.Sequential`` head, ``torch.optim.AdamW``,
     minibatches in a seeded order, early stopping on validation loss, best

@@ -27,7 +27,7 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
 
 
 def evaluate_predictions(y_true: np.ndarray, proba: np.ndarray, task: str, auc: str = "proba") -> dict[str, float]:
-    """Accuracy, macro-F1 and AUC from probabilities for encoded labels (chapter 5).
+    """Accuracy, macro-F1 and AUC from probabilities for encoded labels (chapter 6).
 
     ``y_true``: binary 0/1 (n,), multiclass 0..K-1 (n,), multilabel 0/1 (n, L).
     ``proba``: binary (n,) P(positive); multiclass (n, K) softmax; multilabel (n, L) sigmoids.

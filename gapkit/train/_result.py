@@ -13,7 +13,7 @@ from ._params import METRICS
 
 @dataclass
 class SweepResult:
-    """Result of :func:`sweep_lambda` (chapter 5).
+    """Result of :func:`sweep_lambda` (chapter 6).
 
     Attributes
     ----------

@@ -82,7 +82,7 @@ def sweep_lambda(
     split_column: Any = None,
     auc: str = "proba",
 ) -> SweepResult:
-    """Supervised early-fusion evaluation as a function of λ: every λ × seed head trained at once (chapter 5).
+    """Supervised early-fusion evaluation as a function of λ: every λ × seed head trained at once (chapter 6).
 
     For each seed: a stratified ``1 − test_size`` / ``test_size`` split (seeded
     by that seed, or by ``split_seed`` for all), Δ fitted on its training rows
