@@ -41,6 +41,15 @@ def _gapkit(cache: Path, *argv: str, procs: int = 1, **extra: str) -> subprocess
                           capture_output=True, text=True, timeout=300)
 
 
+def _report(capsys, *argv) -> subprocess.CompletedProcess:
+    """``gapkit report`` in this process (it needs no torch and no process group): a CompletedProcess's fields."""
+    from gapkit.cli import main
+
+    rc = main(["report", *map(str, argv)])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["gapkit", "report"], rc, out.out, out.err)
+
+
 def _fresh_cache(trained: Path, where: Path) -> Path:
     """A cache with mini-clip's trained weights (and text features) but no embeddings."""
     where.mkdir(parents=True)
@@ -77,7 +86,7 @@ def test_rank_ranges_agree_with_split_dataset_by_node():
         assert split_dataset_by_node(ds, rank=r, world_size=3)["i"] == list(range(a, b))
 
 
-def test_two_processes_write_the_same_embeddings_and_card_as_one(one_process, tmp_path):
+def test_two_processes_write_the_same_embeddings_and_card_as_one(one_process, tmp_path, capsys):
     base, trained = one_process
     res = _gapkit(_fresh_cache(trained, tmp_path / "cache"), "embed", *ARGS, "--out", tmp_path / "D2",
                   "--card", tmp_path / "card2.json", "--boot", "20", procs=2)
@@ -100,15 +109,18 @@ def test_two_processes_write_the_same_embeddings_and_card_as_one(one_process, tm
         assert e2.value == pytest.approx(e1.value, rel=1e-5, abs=1e-6), e1.metric
     # gapkit report DIR merges the shards' statistics with no process group: the same card
     for folder in (base / "D1", tmp_path / "D2"):
-        rep = _gapkit(trained, "report", folder, "--boot", "20", "--json", folder / "report.json")
+        rep = _report(capsys, folder, "--boot", "20", "--json", folder / "report.json")
         assert rep.returncode == 0, rep.stderr
         assert "from sufficient statistics (merged from 8 shards)" in rep.stdout
+        assert "Not sums, so from all 200 pairs gathered on one process: uniformity" in rep.stdout
+        assert "mmd (an RBF kernel" in rep.stdout and "retrieval" in rep.stdout and "k-means" in rep.stdout
     r1, r2 = GapReport.from_json(base / "D1" / "report.json"), GapReport.from_json(tmp_path / "D2" / "report.json")
     assert abs(r1["centroid_gap"] - r2["centroid_gap"]) < 1e-5
     assert r2["centroid_gap"] == pytest.approx(c2["centroid_gap"], rel=1e-9)
 
 
-def test_a_killed_rank_leaves_its_complete_shards_and_the_rerun_recomputes_only_the_missing(one_process, tmp_path):
+def test_a_killed_rank_leaves_its_complete_shards_and_the_rerun_recomputes_only_the_missing(one_process, tmp_path,
+                                                                                           capsys):
     base, trained = one_process
     cache, out = _fresh_cache(trained, tmp_path / "cache"), tmp_path / "D"
     killed = _gapkit(cache, "embed", *ARGS, "--out", out, procs=2, GAPKIT_EMBED_KILL_AFTER="1:1")
@@ -118,7 +130,7 @@ def test_a_killed_rank_leaves_its_complete_shards_and_the_rerun_recomputes_only_
     assert rank1 == ["0000000100-0000000125.json"]  # its one complete shard, and nothing half-written counted
     record = json.loads((out / "shards" / rank1[0]).read_text())
     assert _folder.complete_shard(out, 100, 125, record["meta"]) == record  # valid: every file hashes right
-    rep = _gapkit(trained, "report", out)
+    rep = _report(capsys, out)
     assert rep.returncode == 2 and "did not finish" in rep.stderr and "Traceback" not in rep.stderr
     done = len(list((out / "shards").glob("*.json")))
     resumed = _gapkit(cache, "embed", *ARGS, "--out", out, procs=2)
@@ -131,26 +143,26 @@ def test_a_killed_rank_leaves_its_complete_shards_and_the_rerun_recomputes_only_
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]  # no temporaries left behind
 
 
-def test_the_manifest_names_a_corrupted_or_missing_shard_and_the_rerun_repairs_only_them(one_process, tmp_path):
+def test_the_manifest_names_a_corrupted_or_missing_shard_and_the_rerun_repairs_only_them(one_process, tmp_path, capsys):
     base, trained = one_process
     out = tmp_path / "D"
     shutil.copytree(base / "D1", out)
     bad = out / "shards" / "0000000050-0000000075.text.npy"
     good = bad.read_bytes()
     bad.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
-    rep = _gapkit(trained, "report", out)
+    rep = _report(capsys, out)
     assert rep.returncode == 2 and bad.name in rep.stderr and "corrupted" in rep.stderr
     assert len(rep.stderr.strip().splitlines()) == 1
     bad.write_bytes(good)
     gone = out / "shards" / "0000000150-0000000175.image.npy"
     gone.unlink()
-    rep = _gapkit(trained, "report", out)
+    rep = _report(capsys, out)
     assert rep.returncode == 2 and gone.name in rep.stderr and "missing" in rep.stderr
     bad.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
-    fixed = _gapkit(trained, "embed", *ARGS, "--out", out)  # one process may finish a folder two wrote, and back
+    fixed = _gapkit(trained, "embed", *ARGS, "--out", out)
     assert fixed.returncode == 0, fixed.stderr
     assert f"reused {N // SHARD_ROWS - 2} of {N // SHARD_ROWS} shards" in fixed.stderr
-    assert _gapkit(trained, "report", out).returncode == 0
+    assert _report(capsys, out).returncode == 0
     arrays, _ = _folder.read_folder(out)
     want, _ = _folder.read_folder(base / "D1")
     for col in ("image", "text"):
