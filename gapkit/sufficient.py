@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import as_paired
+from ._validation import as_paired, validate_params
 from .geometry import _distribution, _report
 from .geometry._centroid import _rmg_from_parts
 from .geometry._fused import _pair_pass
@@ -270,6 +270,7 @@ class GapStats:
         return out
 
 
+@validate_params({"covariance": ["boolean"]})
 def gap_stats(image: Any, text: Any, *, covariance: bool = True) -> GapStats:
     """The :class:`GapStats` of matched rows (one shard, one rank's part): one fused pass, plus the moments.
 
@@ -327,6 +328,9 @@ def stats_report(stats: GapStats, sample_image: np.ndarray, sample_text: np.ndar
     ``where`` says how the statistics were merged (recorded in ``params``).
     """
     m, n = len(sample_image), stats.n
+    if not 2 <= m <= n:
+        raise ValueError(f"a sample of {m} pairs for statistics of {n} pairs; gather between 2 and {n} of the pairs "
+                         "the statistics were merged from (subsample_index)")
     sub = _report.gap_report(sample_image, sample_text, n_boot, seed, **kw)
     full = stats.metrics()
     scale = math.sqrt(m / n)

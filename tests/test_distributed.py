@@ -91,8 +91,8 @@ def test_two_processes_write_the_same_embeddings_and_card_as_one(one_process, tm
     res = _gapkit(_fresh_cache(trained, tmp_path / "cache"), "embed", *ARGS, "--out", tmp_path / "D2",
                   "--card", tmp_path / "card2.json", "--boot", "20", procs=2)
     assert res.returncode == 0, res.stderr
-    assert "[rank 0/2] embedding 4 shard(s), rows 0-100" in res.stderr
-    assert "[rank 1/2] embedding 4 shard(s), rows 100-200" in res.stderr
+    assert "[rank 0/2] embedding 4 shard(s) between rows 0 and 100" in res.stderr
+    assert "[rank 1/2] embedding 4 shard(s) between rows 100 and 200" in res.stderr
     assert "all_reduce of sufficient statistics over 2 ranks" in res.stderr
     again = _gapkit(tmp_path / "cache", "embed", *ARGS, "--out", tmp_path / "D2", procs=2)
     assert again.returncode == 0 and f"reused {N // SHARD_ROWS} of {N // SHARD_ROWS} shards" in again.stderr
@@ -136,7 +136,7 @@ def test_a_killed_rank_leaves_its_complete_shards_and_the_rerun_recomputes_only_
     resumed = _gapkit(cache, "embed", *ARGS, "--out", out, procs=2)
     assert resumed.returncode == 0, resumed.stderr
     assert f"reused {done} of {N // SHARD_ROWS} shards" in resumed.stderr
-    assert "[rank 1/2] embedding 3 shard(s), rows 125-200" in resumed.stderr
+    assert "[rank 1/2] embedding 3 shard(s) between rows 125 and 200" in resumed.stderr
     arrays, _ = _folder.read_folder(out)
     want, _ = _folder.read_folder(base / "D1")
     np.testing.assert_allclose(arrays["image"], want["image"], rtol=0, atol=1e-6)

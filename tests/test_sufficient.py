@@ -148,3 +148,11 @@ def test_stats_report_with_a_subsample_matches_gap_report_max_pairs():
 def test_sufficient_imports_no_torch():
     code = "import sys, gapkit.sufficient; assert 'torch' not in sys.modules, 'torch imported'"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+def test_bad_parameters_and_samples_are_named():
+    img, txt = _pairs(30, 4)
+    with pytest.raises((TypeError, ValueError), match="covariance"):
+        gap_stats(img, txt, covariance="yes")
+    with pytest.raises(ValueError, match="a sample of 40 pairs for statistics of 30 pairs"):
+        stats_report(gap_stats(img, txt), np.vstack([img, img[:10]]), np.vstack([txt, txt[:10]]))
