@@ -137,7 +137,8 @@ def is_folder(path: str | os.PathLike[str]) -> bool:
 
 def read_folder(folder: str | os.PathLike[str], *, verify: bool = True,
                 progress: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The columns of an embeddings folder (memory-mapped for one shard) and its manifest.
+    """The columns of an embeddings folder and its manifest: one shard's memory map, or several read as one
+    (:class:`~gapkit.cli._shardrows.ShardRows`: ``numpy.asarray`` joins them).
 
     Raises :class:`CLIError` naming the folder, the problem and the fix: no manifest (an unfinished
     or foreign folder), a manifest that is not one, shards that do not tile ``[0, n)``, a missing file,
@@ -203,6 +204,8 @@ def read_folder(folder: str | os.PathLike[str], *, verify: bool = True,
                 raise CLIError(f"{path}: shape {arr.shape}, but the manifest says {want}; delete it and rerun "
                                "gapkit embed")
             parts[col].append(arr)
-    # one shard: the memory map itself; several: joined in memory (issue 27 reduces per shard instead)
-    arrays = {c: p[0] if len(p) == 1 else np.concatenate(p) for c, p in parts.items()}
+    # one shard: the memory map itself; several: read as one array without joining them (issue 27)
+    from ._shardrows import ShardRows
+
+    arrays = {c: p[0] if len(p) == 1 else ShardRows(p) for c, p in parts.items()}
     return arrays, manifest
