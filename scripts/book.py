@@ -218,9 +218,13 @@ def caption_figures(nb, chapter: str) -> int:
             continue
         cell["outputs"] = kept
         images = sum(1 for o in kept if {"image/png", "image/svg+xml"} & set(o.get("data", {})))
+        # the cell's displayed outputs, glued values aside: myst-nb's figure option wraps each of them
+        # (two would share one figure name), so a caption goes only to a cell whose one display is its figure
+        shown = [o for o in kept if o.get("output_type") in ("display_data", "execute_result")
+                 and not o.get("metadata", {}).get("scrapbook")]
         options = cell.metadata.setdefault("mystnb", {})
         options["image"] = {"alt": " | ".join(f["alt"] for f in found)}
-        if len(found) == 1 and images == 1 and found[0]["caption"]:
+        if len(found) == 1 and images == 1 and len(shown) == 1 and found[0]["caption"]:
             count += 1
             options["figure"] = {"caption": found[0]["caption"], "name": f"fig-{chapter}-{count}"}
     return count

@@ -324,9 +324,16 @@ def test_each_figure_gets_its_caption_number_and_alt_text_from_gapkits_line():
             nbformat.v4.new_output("display_data", data=png), nbformat.v4.new_output("display_data", data=png),
             nbformat.v4.new_output("stream", name="stdout", text=two + "\n")]),
         nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")]),
+        nbformat.v4.new_code_cell("plot(); table", outputs=[  # a figure beside a table: alt text, no caption
+            nbformat.v4.new_output("display_data", data=png),
+            nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"},
+                                   metadata={"scrapbook": {"name": "n"}}),
+            nbformat.v4.new_output("execute_result", data={"text/html": "<table></table>"}, execution_count=1),
+            nbformat.v4.new_output("stream", name="stdout", text=line + "\n")]),
     ])
     assert book.caption_figures(nb, "04_lambda_shift") == 1
-    first, second, third = nb.cells
+    first, second, third, fourth = nb.cells
+    assert fourth.metadata["mystnb"] == {"image": {"alt": "one panel (horizontal axis: λ)"}}
     assert first.metadata["mystnb"] == {"image": {"alt": "one panel (horizontal axis: λ)"},
                                         "figure": {"caption": "Centroid gap", "name": "fig-04_lambda_shift-1"}}
     assert [o.get("text") for o in first.outputs] == [None, "kept\n"]
