@@ -117,7 +117,7 @@ def add_parser(sub: Any) -> None:
                "  gapkit embed --model mini-clip --data shapes --n 2000 --out emb   # offline, seconds\n"
                "  gapkit embed --model clip-vit-b32 --data coco --n 5000 --out coco # Colab or online\n"
                "  gapkit report emb --html emb.html\n"
-               "  torchrun --standalone --nproc_per_node=2 -m gapkit embed --model mini-clip --data shapes --out emb2\n"
+               "  torchrun --standalone --nproc_per_node=2 -m gapkit embed --model mini-clip --data shapes -n 2000 --out emb2\n"
                "      # one shard block per process (GPU LOCAL_RANK, or CPU with gloo); rerun to resume\n"
                f"data sets: {', '.join(DATA)}; models: see gapkit.available_encoders()",
         formatter_class=argparse.RawDescriptionHelpFormatter)
