@@ -66,7 +66,8 @@ NOT_REDUCIBLE = {
 
 @dataclass
 class Moments:
-    """Moments of rows about a shift ``s``: ``n``, ``s1 = Σ (x_i − s)``, ``ss = Σ ‖x_i − s‖²``, ``s2 = Σ (x_i − s)(x_i − s)ᵀ``.
+    """Moments of rows about a shift ``s``: ``n``, ``s1 = Σ (x_i − s)``, ``ss = Σ ‖x_i − s‖²``,
+    ``s2 = Σ (x_i − s)(x_i − s)ᵀ``.
 
     ``s2`` is ``None`` when only the trace is kept. Mergeable (:meth:`about`, ``+``) with no data.
     """
@@ -216,7 +217,7 @@ class GapStats:
 
     # -- the metrics
     def spectrum(self, modality: str) -> np.ndarray:
-        """Eigenvalues (descending) of the scatter of the centred unit rows, as :func:`effective_rank` thresholds them."""
+        """Eigenvalues (descending) of the scatter of the centred unit rows, as :func:`effective_rank` keeps them."""
         lam = np.linalg.eigvalsh(getattr(self, modality).scatter())[::-1].copy()
         top = lam[0] if lam.size else 0.0
         lam[lam <= max(self.n, self.d) * np.finfo(np.float64).eps * max(top, 0.0)] = 0.0

@@ -15,7 +15,8 @@ def parts():
 
 
 KEYS = [slice(None), slice(0, 4), slice(2, 9), slice(3, 5), slice(10, 16), slice(5, 5), slice(14, 100),
-        slice(1, 15, 3), slice(None, None, -1), 0, 4, -1, 15, [0, 15, 4, 4, 7], np.array([11, 2]), np.arange(16) % 2 == 0,
+        slice(1, 15, 3), slice(None, None, -1), 0, 4, -1, 15, [0, 15, 4, 4, 7], np.array([11, 2]),
+        np.arange(16) % 2 == 0,
         (slice(2, 9), 1), ([3, 12], slice(0, 2)), (7, 2)]
 
 

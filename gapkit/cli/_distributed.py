@@ -73,7 +73,7 @@ def shard_ranges(start: int, stop: int, shard_rows: int) -> list[tuple[int, int]
 
 
 def device_for(requested: str, w: World) -> str:
-    """The device of this rank: ``auto`` is ``cuda:LOCAL_RANK`` where CUDA is, else ``cpu``; a bare ``cuda`` gets the index."""
+    """This rank's device: ``auto`` is ``cuda:LOCAL_RANK`` where CUDA is, else ``cpu``; ``cuda`` gets the index."""
     if requested == "auto":
         import torch
 

@@ -117,15 +117,16 @@ def add_parser(sub: Any) -> None:
                "  gapkit embed --model mini-clip --data shapes --n 2000 --out emb   # offline, seconds\n"
                "  gapkit embed --model clip-vit-b32 --data coco --n 5000 --out coco # Colab or online\n"
                "  gapkit report emb --html emb.html\n"
-               "  torchrun --standalone --nproc_per_node=2 -m gapkit embed --model mini-clip --data shapes -n 2000 --out emb2\n"
+               "  torchrun --standalone --nproc_per_node=2 -m gapkit embed --model mini-clip --data shapes -n 2000 \\\n"
+               "           --out emb2\n"
                "      # one shard block per process (GPU LOCAL_RANK, or CPU with gloo); rerun to resume\n"
                f"data sets: {', '.join(DATA)}; models: see gapkit.available_encoders()",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, metavar="NAME", help="an encoder name (load_encoder), e.g. mini-clip")
     p.add_argument("--data", required=True, metavar="NAME", help=f"one of {', '.join(DATA)}")
     p.add_argument("-n", "--n", type=int, default=None, metavar="N",
-                   help="pairs to embed (default: the data set's own); under torchrun write -n N (torchrun reads --n as "
-                        "an abbreviation of its own options)")
+                   help="pairs to embed (default: the data set's own); under torchrun write -n N "
+                        "(torchrun reads --n as an abbreviation of its own options)")
     p.add_argument("--out", required=True, metavar="DIR", help="the output folder")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated data and mini-clip (default 0)")
     p.add_argument("--device", default="auto",
