@@ -273,6 +273,7 @@ def present_for_page(nb, chapter: str = "page") -> None:
         if not re.sub(r"#[^\n]*", "", shown).strip():
             cell.metadata.setdefault("tags", []).append("remove-input")
         else:
+            cell.metadata.setdefault("gapbook", {})["source"] = cell.source  # what ran (live_timings)
             cell.source = shown
 
 

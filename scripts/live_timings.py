@@ -74,8 +74,8 @@ def times_by_source(nb: Any | None) -> dict[str, float]:
     for cell in nb.cells:
         if cell.cell_type == "code":
             t = cell_seconds(cell)
-            if t is not None:
-                out.setdefault(cell.source, t)
+            if t is not None:  # the page may show a cell without its glue lines (book.py present_for_page)
+                out.setdefault(cell.metadata.get("gapbook", {}).get("source", cell.source), t)
     return out
 
 

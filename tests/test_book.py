@@ -298,6 +298,7 @@ def test_the_page_leaves_out_glue_only_lines_and_folds_the_setup_cell():
     assert nb.cells[2].metadata["tags"] == ["hide-input", "hide-output"]
     assert nb.cells[3].metadata["tags"] == ["remove-input"]
     assert nb.cells[4].source == "y = 2" and "tags" not in nb.cells[4].metadata
+    assert nb.cells[4].metadata["gapbook"]["source"] == 'y = 2\nglue("y", y, display=False)'  # what ran
     assert nb.cells[5].source == 'glue("z", 1)'  # removed from the page anyway
 
 
