@@ -447,7 +447,7 @@ def load_published_embeddings(
     download: bool = True,
     timeout: float = DOWNLOAD_TIMEOUT_S,
 ) -> PublishedEmbeddings:
-    """Load published real embeddings by name, hash-checked (chapters 1, 3, 4 and 7).
+    """Load published real embeddings by name, hash-checked (chapters 1, 3, 4, 5 and 7).
 
     Parameters
     ----------
