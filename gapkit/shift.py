@@ -497,7 +497,7 @@ def lambda_metrics(image_fit: Any, text_fit: Any, image_eval: Any, text_eval: An
         Seeds :func:`gapkit.geometry.linear_separability`.
     retrieval : bool
         Add image→text and text→image top-1 retrieval among the held-out pairs
-        (:func:`gapkit.contrastive.retrieval_accuracy`; needs the ``models`` extra).
+        (:func:`gapkit.geometry.retrieval_accuracy`).
 
     Returns
     -------
@@ -518,7 +518,7 @@ def lambda_metrics(image_fit: Any, text_fit: Any, image_eval: Any, text_eval: An
     if not lams:
         raise ValueError("lambda_metrics: lambdas is empty; pass λ values, e.g. np.linspace(-0.5, 1.5, 21).")
     if retrieval:
-        from .contrastive._retrieval import retrieval_accuracy
+        from .geometry import retrieval_accuracy
     rows = []
     for lam in lams:
         shift = LambdaShift(lam).fit(img_fit, txt_fit)

@@ -38,6 +38,8 @@ SCRIPT = textwrap.dedent('''
     moved = shift.LambdaShift(lam=1.0).fit(img, txt).transform(img, txt)
     assert gapkit.centroid_gap(*moved) < 0.5 * gapkit.centroid_gap(img, txt)  # the λ = 1 shift narrows the gap
     stats.paired_comparison(rng.normal(size=5), rng.normal(size=5))
+    sweep = shift.lambda_metrics(img[:200], txt[:200], img[200:], txt[200:], [0.0, 1.0], retrieval=True)
+    assert sweep.loc[0.0, "image→text top-1"] == geometry.retrieval_accuracy(img[200:], txt[200:])
     import matplotlib
     matplotlib.use("Agg")
     plotting.use_style(audit=False)

@@ -143,8 +143,7 @@ def test_lambda_metrics_follows_the_closed_form_and_the_metrics(pairs):
 
 
 def test_lambda_metrics_retrieval_is_retrieval_accuracy(pairs):
-    pytest.importorskip("torch")
-    from gapkit.contrastive import retrieval_accuracy
+    from gapkit.geometry import retrieval_accuracy
 
     v_fit, t_fit, v_ev, t_ev = pairs
     m = lambda_metrics(v_fit, t_fit, v_ev, t_ev, [0.0, 1.0], retrieval=True)

@@ -80,6 +80,7 @@ from ._report import (_MODALITIES, _PAIR, Estimate, GapReport, _bootstrap_counts
                       _wilson, gap_report)
 from ._rows import (_CHUNK_ELEMS, _FUSED_ELEMS, _FUSED_ROWS, _fused_slices, _one_blas_thread,  # noqa: F401
                     _row_slices, _unit_rows, normalize_rows)
+from ._retrieval import _keys, retrieval_accuracy, retrieval_chance  # noqa: F401
 from ._separability import SEPARABILITY_MAX_PAIRS, _pair_split, _separability, linear_separability  # noqa: F401
 from ._spectrum import (_centred_spectrum, _effective_rank_from, _participation_ratio_from,  # noqa: F401
                         _pc1_share_from, effective_rank, first_pc_variance_share, participation_ratio)
@@ -94,6 +95,8 @@ __all__ = [
     "paired_cosine",
     "relative_modality_gap",
     "linear_separability",
+    "retrieval_accuracy",
+    "retrieval_chance",
     "mean_resultant_length",
     "mean_pairwise_cosine",
     "effective_rank",
