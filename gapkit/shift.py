@@ -570,8 +570,16 @@ def gap_plane(gap: Any, image: Any, text: Any) -> np.ndarray:
     if img.shape[1] != g.shape[0]:
         raise ValueError(f"gap_plane: Δ has {g.shape[0]} entries but the rows have {img.shape[1]}; pass Δ of these "
                          "embeddings.")
-    joint = np.vstack([l2_normalize(img, dtype=np.float64), l2_normalize(txt, dtype=np.float64)])
-    rest = joint - np.outer(joint @ e1, e1)
+    return plane_through(e1, np.vstack([l2_normalize(img, dtype=np.float64), l2_normalize(txt, dtype=np.float64)]))
+
+
+def plane_through(e1: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The plane of the unit direction ``e1`` and the main spread of ``rows`` orthogonal to it, as ``(d, 2)``.
+
+    The second axis is the first principal direction of ``rows`` once their component along ``e1`` is
+    removed. :func:`gap_plane` (chapter 4) and the explorable figures of chapters 1 and 2 draw in it.
+    """
+    rest = rows - np.outer(rows @ e1, e1)
     e2 = np.linalg.svd(rest - rest.mean(axis=0), full_matrices=False)[2][0]
     e2 = e2 - (e2 @ e1) * e1
     return np.vstack([e1, e2 / np.linalg.norm(e2)]).T

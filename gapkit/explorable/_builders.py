@@ -108,6 +108,7 @@ def depth_explorer(x: Any, depths: Sequence[int], *, width: int = 512, seed: int
     """
     from ..cone import _activation_name, random_mlp
     from ..geometry import mean_pairwise_cosine, mean_resultant_length
+    from ..shift import plane_through
 
     arr = as_matrix(x, name="x")
     depths = sorted({int(d) for d in depths})
@@ -128,14 +129,10 @@ def depth_explorer(x: Any, depths: Sequence[int], *, width: int = 512, seed: int
             axis = u.mean(axis=0)
             norm = float(np.linalg.norm(axis))
             e1 = axis / norm if norm > 0 else np.eye(u.shape[1])[0]
-            rest = u - np.outer(u @ e1, e1)
-            e2 = np.linalg.svd(rest[keep] - rest[keep].mean(axis=0), full_matrices=False)[2][0]
-            e2 = e2 - (e2 @ e1) * e1
-            e2 /= np.linalg.norm(e2)
+            xy = u[keep] @ plane_through(e1, u[keep])
             layers.append([Layer("unit circle", np.cos(circle), np.sin(circle), COLORS["grey"], mode="lines", size=1,
                                  opacity=0.6),
-                           Layer("outputs (unit rows)", u[keep] @ e1, u[keep] @ e2, COLORS["green"], size=5,
-                                 opacity=0.45)])
+                           Layer("outputs (unit rows)", xy[:, 0], xy[:, 1], COLORS["green"], size=5, opacity=0.45)])
             label = pretty.get(name, name)
             numbers[f"{label}: R"] = mean_resultant_length(z)
             numbers[f"{label}: mean cosine"] = mean_pairwise_cosine(z)
